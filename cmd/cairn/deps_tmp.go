@@ -1,0 +1,26 @@
+package main
+
+import (
+	_ "bazil.org/fuse"
+	_ "bazil.org/fuse/fs"
+	_ "github.com/dgraph-io/badger/v4"
+	_ "github.com/klauspost/reedsolomon"
+	_ "github.com/libp2p/go-libp2p"
+	_ "github.com/libp2p/go-libp2p-kad-dht"
+	_ "github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	_ "github.com/libp2p/go-libp2p/p2p/net/mock"
+	_ "github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	_ "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	_ "github.com/libp2p/go-libp2p/p2p/security/tls"
+	_ "github.com/libp2p/go-libp2p/p2p/security/noise"
+	_ "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	_ "github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	_ "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	_ "github.com/urfave/cli/v2"
+	_ "github.com/zeebo/blake3"
+	_ "golang.org/x/crypto/argon2"
+	_ "golang.org/x/crypto/hkdf"
+	_ "golang.org/x/crypto/curve25519"
+	_ "golang.org/x/crypto/chacha20poly1305"
+	_ "golang.org/x/term"
+)
