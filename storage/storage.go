@@ -100,11 +100,13 @@ type PeerInfo struct {
 	Free int64
 }
 
-// Ranker orders candidate peers for placement, best first. Reputation
-// (audits, availability, speed) and the quota standing plug in here.
-// Rank must return a permutation of (or a subset of) peers.
+// Ranker weighs candidate peers for placement. Reputation (audits,
+// availability, speed) and the quota standing plug in here. Placement uses
+// the weight in weighted rendezvous hashing, so each chunk gets its own
+// stable ordering of peers and better peers win more often. A weight of 0
+// (or less) excludes the peer; 1 is a fully trusted peer.
 type Ranker interface {
-	Rank(ctx context.Context, peers []PeerInfo) []PeerInfo
+	Weight(p PeerInfo) float64
 }
 
 // Admitter is the admission decision a storage peer makes before it keeps
