@@ -1,0 +1,128 @@
+package blob
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/cairn-storage/cairn/cryptree"
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/chunker"
+)
+
+// Defaults for Config.
+const (
+	DefaultK          = 10
+	DefaultM          = 6
+	DefaultExtra      = 2
+	DefaultInlineMax  = 4 << 10
+	DefaultFetchExtra = 2
+)
+
+// Config sets up a Client. The zero value of every field but Network and
+// Secret means its default.
+type Config struct {
+	// Network gives the storage peers fragments are placed on.
+	Network storage.Network
+	// Ranker weighs peers for placement; nil weighs all peers alike.
+	Ranker storage.Ranker
+	// Secret derives chunk ids and keys (per user, see cryptree).
+	Secret cryptree.ChunkSecret
+	// K data and M parity fragments per chunk: any K rebuild it, and a
+	// chunk is placed only when K+M fragments are on distinct peers.
+	K, M int
+	// Extra spare parity fragments are started with every chunk so that
+	// the slowest transfers can be cancelled once K+M have landed.
+	// Negative means none.
+	Extra int
+	// Chunking parameters (chunker.Default).
+	Chunking chunker.Params
+	// InlineMax is the size up to which a file is kept inside its
+	// manifest rather than chunked and erasure-coded. Negative: never.
+	InlineMax int
+	// Workers is the number of chunks sealed, coded and placed at once
+	// (and the read-ahead of streaming reads); default GOMAXPROCS+1.
+	Workers int
+	// FetchExtra is how many holders beyond K are asked at once per chunk.
+	FetchExtra int
+	// Logf, if set, receives notes on placement and retries.
+	Logf func(format string, args ...any)
+}
+
+// Client runs the data path for one user. It is safe for concurrent use.
+type Client struct {
+	cfg    Config
+	placer *placer
+
+	mu    sync.Mutex
+	codes map[[2]int]*erasure.Code
+}
+
+// New checks cfg, fills in defaults and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Network == nil {
+		return nil, storage.E("blob config", storage.Invalid, fmt.Errorf("no network"))
+	}
+	if cfg.K == 0 {
+		cfg.K = DefaultK
+	}
+	if cfg.M == 0 {
+		cfg.M = DefaultM
+	}
+	switch {
+	case cfg.Extra == 0:
+		cfg.Extra = DefaultExtra
+	case cfg.Extra < 0:
+		cfg.Extra = 0
+	}
+	if cfg.Chunking == (chunker.Params{}) {
+		cfg.Chunking = chunker.Default
+	}
+	if err := cfg.Chunking.Validate(); err != nil {
+		return nil, storage.E("blob config", storage.Invalid, err)
+	}
+	switch {
+	case cfg.InlineMax == 0:
+		cfg.InlineMax = DefaultInlineMax
+	case cfg.InlineMax < 0:
+		cfg.InlineMax = 0
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0) + 1
+	}
+	if cfg.FetchExtra <= 0 {
+		cfg.FetchExtra = DefaultFetchExtra
+	}
+	if cfg.K < 1 || cfg.M < 0 || cfg.K+cfg.M+cfg.Extra > erasure.MaxShards {
+		return nil, storage.E("blob config", storage.Invalid,
+			fmt.Errorf("code %d+%d(+%d spare) outside 1..%d fragments", cfg.K, cfg.M, cfg.Extra, erasure.MaxShards))
+	}
+	c := &Client{
+		cfg:    cfg,
+		placer: &placer{net: cfg.Network, ranker: cfg.Ranker, logf: cfg.Logf},
+		codes:  map[[2]int]*erasure.Code{},
+	}
+	if _, err := c.code(cfg.K, cfg.M+cfg.Extra); err != nil {
+		return nil, storage.E("blob config", storage.Invalid, err)
+	}
+	return c, nil
+}
+
+// Config returns the client's configuration with defaults filled in.
+func (c *Client) Config() Config { return c.cfg }
+
+// code returns the (cached) erasure code for k data and p parity fragments.
+func (c *Client) code(k, p int) (*erasure.Code, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if code, ok := c.codes[[2]int{k, p}]; ok {
+		return code, nil
+	}
+	code, err := erasure.New(k, p)
+	if err != nil {
+		return nil, err
+	}
+	c.codes[[2]int{k, p}] = code
+	return code, nil
+}

@@ -1,0 +1,270 @@
+package blob
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// order returns the candidates in weighted-rendezvous order for key: each
+// peer scores -w/ln(h) with h a hash of (key, peer) mapped into (0,1), and
+// higher scores come first. Peers with weight <= 0 are dropped. The order
+// of a chunk's peers changes little when peers come and go, and a peer
+// with twice the weight wins about twice as often.
+func order(key [32]byte, peers []storage.PeerInfo, r storage.Ranker) []storage.PeerInfo {
+	type scored struct {
+		p storage.PeerInfo
+		s float64
+	}
+	out := make([]scored, 0, len(peers))
+	for _, p := range peers {
+		w := 1.0
+		if r != nil {
+			w = r.Weight(p)
+		}
+		if !(w > 0) {
+			continue
+		}
+		h := blake3.New()
+		h.Write(key[:])
+		h.Write([]byte(p.ID))
+		var sum [32]byte
+		h.Sum(sum[:0])
+		// 53 random bits → (0,1).
+		u := (float64(binary.LittleEndian.Uint64(sum[:])>>11) + 0.5) / (1 << 53)
+		out = append(out, scored{p, -w / math.Log(u)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].s != out[j].s {
+			return out[i].s > out[j].s
+		}
+		return out[i].p.ID < out[j].p.ID
+	})
+	res := make([]storage.PeerInfo, len(out))
+	for i, s := range out {
+		res[i] = s.p
+	}
+	return res
+}
+
+// spread reorders ranked so that the first peers come from distinct
+// networks where possible: one pass takes the best peer of every network
+// not yet used, then the rest follow in rank order. It reports whether the
+// first n peers had to share networks (the rule relaxed).
+func spread(ranked []storage.PeerInfo, n int) ([]storage.PeerInfo, bool) {
+	used := map[string]bool{}
+	first := make([]storage.PeerInfo, 0, len(ranked))
+	var rest []storage.PeerInfo
+	for _, p := range ranked {
+		if p.Net == "" || !used[p.Net] {
+			if p.Net != "" {
+				used[p.Net] = true
+			}
+			first = append(first, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	relaxed := len(first) < n && len(rest) > 0
+	return append(first, rest...), relaxed
+}
+
+// placer puts the fragments of chunks on peers and fetches them back.
+type placer struct {
+	net    storage.Network
+	ranker storage.Ranker
+	logf   func(string, ...any)
+
+	relaxOnce sync.Once
+}
+
+// putResult is the outcome of one fragment transfer.
+type putResult struct {
+	frag  int // index into the fragment slice
+	peer  storage.PeerInfo
+	err   error
+}
+
+// place stores fragments (frags[i] has refs[i], code index i) on distinct
+// peers until need of them have landed, then cancels the transfers still
+// running: more than need are started when there are fragments and peers
+// for them, so that one slow peer cannot stall the chunk. A failed
+// transfer is retried with the same fragment on the next unused peer.
+// It returns the landed fragments sorted by index.
+func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs []storage.Ref, need int) ([]Frag, error) {
+	peers, err := p.net.Peers(ctx)
+	if err != nil {
+		return nil, storage.E("place", storage.Unavailable, err)
+	}
+	cands, relaxed := spread(order(key, peers, p.ranker), len(frags))
+	if len(cands) < need {
+		return nil, storage.E("place", storage.Unavailable,
+			fmt.Errorf("need %d distinct storage peers for %d fragments, %d reachable", need, need, len(cands)))
+	}
+	if relaxed && p.logf != nil {
+		p.relaxOnce.Do(func() {
+			p.logf("placement: fewer distinct networks than fragments among %d peers; spreading rule relaxed (several fragments per network)", len(cands))
+		})
+	}
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Buffered for every transfer we may start, so that goroutines of
+	// cancelled transfers never block.
+	results := make(chan putResult, len(frags)+len(cands))
+	start := func(i int, peer storage.PeerInfo) {
+		go func() {
+			err := p.net.Store(peer.ID).Put(ctx, refs[i], frags[i])
+			results <- putResult{frag: i, peer: peer, err: err}
+		}()
+	}
+
+	next := 0 // next unused candidate
+	inflight := 0
+	// Start every fragment we have a peer for.
+	for i := range frags {
+		if next == len(cands) {
+			break
+		}
+		start(i, cands[next])
+		next++
+		inflight++
+	}
+	// Fragments without a peer yet (more fragments than peers), by index.
+	var waiting []int
+	for i := next; i < len(frags); i++ {
+		waiting = append(waiting, i)
+	}
+
+	var landed []Frag
+	var lastErr error
+	failures := 0
+	for inflight > 0 && len(landed) < need {
+		r := <-results
+		inflight--
+		if r.err == nil {
+			landed = append(landed, Frag{Index: r.frag, Ref: refs[r.frag], Holder: r.peer.ID})
+			continue
+		}
+		failures++
+		lastErr = r.err
+		if p.logf != nil {
+			p.logf("placement: fragment %d on %s failed: %v", r.frag, r.peer.ID.Short(), r.err)
+		}
+		if parent.Err() != nil {
+			break
+		}
+		// Another peer for this fragment, or, if its slot is covered by
+		// spare fragments still in flight, simply carry on.
+		waiting = append(waiting, r.frag)
+		for len(waiting) > 0 && next < len(cands) && inflight+len(landed) < len(frags) {
+			start(waiting[0], cands[next])
+			waiting = waiting[1:]
+			next++
+			inflight++
+		}
+	}
+	if len(landed) < need {
+		kind := storage.Unavailable
+		if parent.Err() != nil {
+			kind, lastErr = storage.Canceled, parent.Err()
+		} else if storage.KindOf(lastErr) == storage.Quota {
+			kind = storage.Quota
+		}
+		return nil, storage.E("place", kind,
+			fmt.Errorf("only %d of %d fragments placed on %d peers (%d failed transfers); last error: %v", len(landed), need, len(cands), failures, lastErr))
+	}
+	// Transfers still running are cancelled by the deferred cancel; we do
+	// not wait for them (a slow peer must not stall the chunk). One that
+	// lands all the same leaves an unreferenced fragment behind.
+	sort.Slice(landed, func(i, j int) bool { return landed[i].Index < landed[j].Index })
+	return landed, nil
+}
+
+type getResult struct {
+	frag int // index into c.Frags
+	data []byte
+	err  error
+}
+
+// fetch gets c.K verified fragments of c, asking K+extra holders at once
+// and another for each that fails. The result has length c.N with nil for
+// fragments not fetched.
+func (p *placer) fetch(ctx context.Context, c *Chunk, extra int) ([][]byte, error) {
+	if len(c.Frags) < c.K {
+		return nil, storage.E("get chunk", storage.Unavailable,
+			fmt.Errorf("manifest lists %d fragments, %d needed", len(c.Frags), c.K))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Data fragments first: decoding needs no reconstruction when all of
+	// them come back.
+	todo := make([]int, len(c.Frags))
+	for i := range todo {
+		todo[i] = i
+	}
+	parent := ctx
+	results := make(chan getResult, len(c.Frags))
+	start := func(i int) {
+		go func() {
+			f := c.Frags[i]
+			data, err := p.net.Store(f.Holder).Get(ctx, f.Ref)
+			// Stores verify what they return, but a store is not
+			// trusted: only fragments matching the manifest count.
+			if err == nil && storage.Ref(erasure.Root(data)) != f.Ref {
+				data, err = nil, storage.Ef("get fragment", storage.Corrupt, f.Ref.Short(), errors.New("content does not match its ref"))
+			}
+			results <- getResult{frag: i, data: data, err: err}
+		}()
+	}
+	inflight := 0
+	for inflight < c.K+extra && len(todo) > 0 {
+		start(todo[0])
+		todo = todo[1:]
+		inflight++
+	}
+	out := make([][]byte, c.N)
+	got := 0
+	var lastErr error
+	corrupt := 0
+	for inflight > 0 && got < c.K {
+		r := <-results
+		inflight--
+		if r.err == nil {
+			out[c.Frags[r.frag].Index] = r.data
+			got++
+			continue
+		}
+		lastErr = r.err
+		if storage.KindOf(r.err) == storage.Corrupt {
+			corrupt++
+		}
+		if p.logf != nil {
+			p.logf("fetch: fragment %d from %s: %v", c.Frags[r.frag].Index, c.Frags[r.frag].Holder.Short(), r.err)
+		}
+		if len(todo) > 0 && parent.Err() == nil {
+			start(todo[0])
+			todo = todo[1:]
+			inflight++
+		}
+	}
+	if got < c.K {
+		kind := storage.Unavailable
+		if parent.Err() != nil {
+			kind, lastErr = storage.Canceled, parent.Err()
+		}
+		return nil, storage.E("get chunk", kind,
+			fmt.Errorf("%d of %d needed fragments reachable and intact (%d corrupt); last error: %v", got, c.K, corrupt, lastErr))
+	}
+	return out, nil
+}

@@ -1,0 +1,211 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cairn-storage/cairn/cryptree"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// Reader reads the file a Manifest describes. ReadAt fetches only the
+// chunks a read covers and keeps the last few decoded chunks, so small
+// sequential reads (a FUSE drive streaming a video) cost one fetch per
+// chunk; WriteTo streams the whole file with Workers chunks fetched ahead.
+//
+// ReadAt and WriteTo are safe for concurrent use; Read and Seek share an
+// offset and are not.
+type Reader struct {
+	c   *Client
+	m   *Manifest
+	ctx context.Context
+	off int64 // for Read and Seek
+
+	mu    sync.Mutex
+	cache []cached // most recent last
+}
+
+type cached struct {
+	index int
+	plain []byte
+}
+
+const cacheChunks = 4
+
+// Open returns a Reader for m. ctx bounds every fetch the Reader makes.
+func (c *Client) Open(ctx context.Context, m *Manifest) *Reader {
+	m.index()
+	return &Reader{c: c, m: m, ctx: ctx}
+}
+
+// Size returns the length of the file.
+func (r *Reader) Size() int64 { return r.m.Size }
+
+// chunk returns the plaintext of chunk i, from the cache or the network.
+func (r *Reader) chunk(ctx context.Context, i int) ([]byte, error) {
+	r.mu.Lock()
+	for j := len(r.cache) - 1; j >= 0; j-- {
+		if r.cache[j].index == i {
+			p := r.cache[j].plain
+			r.mu.Unlock()
+			return p, nil
+		}
+	}
+	r.mu.Unlock()
+	p, err := r.c.getChunk(ctx, &r.m.Chunks[i])
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if len(r.cache) == cacheChunks {
+		copy(r.cache, r.cache[1:])
+		r.cache = r.cache[:cacheChunks-1]
+	}
+	r.cache = append(r.cache, cached{i, p})
+	r.mu.Unlock()
+	return p, nil
+}
+
+// getChunk fetches, verifies, decodes and opens one chunk.
+func (c *Client) getChunk(ctx context.Context, ck *Chunk) ([]byte, error) {
+	frags, err := c.placer.fetch(ctx, ck, c.cfg.FetchExtra)
+	if err != nil {
+		return nil, err
+	}
+	code, err := c.code(ck.K, ck.N-ck.K)
+	if err != nil {
+		return nil, storage.E("get chunk", storage.Corrupt, err)
+	}
+	// fetch verified every fragment against the manifest's refs; Decode
+	// still checks each header.
+	sealed, err := code.Decode(frags, nil)
+	if err != nil {
+		return nil, storage.E("get chunk", storage.Unavailable, err)
+	}
+	if len(sealed) != ck.SealedLen {
+		return nil, storage.E("get chunk", storage.Corrupt, fmt.Errorf("sealed length %d, manifest says %d", len(sealed), ck.SealedLen))
+	}
+	plain, err := cryptree.OpenChunk(nil, ck.Key, sealed)
+	if err != nil {
+		return nil, storage.E("get chunk", storage.CannotDecrypt, err)
+	}
+	if len(plain) != ck.Size {
+		return nil, storage.E("get chunk", storage.Corrupt, fmt.Errorf("chunk length %d, manifest says %d", len(plain), ck.Size))
+	}
+	return plain, nil
+}
+
+// ReadAt reads len(p) bytes at off, fetching the chunks that cover them.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, storage.E("read", storage.Invalid, errors.New("negative offset"))
+	}
+	if off >= r.m.Size {
+		if len(p) == 0 && off == r.m.Size {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	if r.m.Inline != nil || len(r.m.Chunks) == 0 {
+		n := copy(p, r.m.Inline[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
+	n := 0
+	for n < len(p) && off < r.m.Size {
+		i := r.m.chunkAt(off)
+		plain, err := r.chunk(r.ctx, i)
+		if err != nil {
+			return n, err
+		}
+		k := copy(p[n:], plain[off-r.m.offsets[i]:])
+		n += k
+		off += int64(k)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Read reads from the current offset.
+func (r *Reader) Read(p []byte) (int, error) {
+	n, err := r.ReadAt(p, r.off)
+	r.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// Seek sets the offset for the next Read.
+func (r *Reader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.m.Size
+	default:
+		return r.off, storage.E("seek", storage.Invalid, errors.New("bad whence"))
+	}
+	if offset < 0 {
+		return r.off, storage.E("seek", storage.Invalid, errors.New("negative offset"))
+	}
+	r.off = offset
+	return offset, nil
+}
+
+// WriteTo writes the file from the current offset to w, fetching up to
+// Workers chunks ahead of the one being written.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	if r.off >= r.m.Size {
+		return 0, nil
+	}
+	if r.m.Inline != nil || len(r.m.Chunks) == 0 {
+		n, err := w.Write(r.m.Inline[r.off:])
+		r.off += int64(n)
+		return int64(n), err
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	first := r.m.chunkAt(r.off)
+	ahead := make(chan chan result, r.c.cfg.Workers)
+	go func() {
+		defer close(ahead)
+		for i := first; i < len(r.m.Chunks); i++ {
+			done := make(chan result, 1)
+			select {
+			case ahead <- done:
+			case <-ctx.Done():
+				return
+			}
+			go func(i int) {
+				p, err := r.c.getChunk(ctx, &r.m.Chunks[i])
+				done <- result{chunk: Chunk{Size: len(p)}, err: err, plain: p}
+			}(i)
+		}
+	}()
+	var total int64
+	i := first
+	for done := range ahead {
+		res := <-done
+		if res.err != nil {
+			return total, res.err
+		}
+		skip := r.off - r.m.offsets[i]
+		n, err := w.Write(res.plain[skip:])
+		total += int64(n)
+		r.off += int64(n)
+		if err != nil {
+			return total, err
+		}
+		i++
+	}
+	return total, nil
+}
