@@ -89,9 +89,9 @@ type placer struct {
 
 // putResult is the outcome of one fragment transfer.
 type putResult struct {
-	frag  int // index into the fragment slice
-	peer  storage.PeerInfo
-	err   error
+	frag int // index into the fragment slice
+	peer storage.PeerInfo
+	err  error
 }
 
 // place stores fragments (frags[i] has refs[i], code index i) on distinct

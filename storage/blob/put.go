@@ -184,4 +184,3 @@ func (c *Client) putChunk(ctx context.Context, plain []byte, reuse func([32]byte
 		K: c.cfg.K, N: code.N(), Frags: landed,
 	}, nil
 }
-
