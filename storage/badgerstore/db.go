@@ -1,0 +1,241 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// Options tunes Open. The zero value is a good choice for a node.
+type Options struct {
+	// SyncWrites makes every write reach the disk before it returns.
+	SyncWrites bool
+	// InMemory keeps everything in memory and ignores dir (for tests).
+	// In-memory databases cannot hold values of 1 MiB or more: such
+	// fragments and KV values are refused with storage.Invalid.
+	InMemory bool
+	// Logger receives badger's warnings and errors; nil keeps it quiet.
+	Logger io.Writer
+
+	// MemTableSize is the size of each of the two memtables; 0 means 8 MiB.
+	MemTableSize int64
+	// BlockCacheSize is badger's block cache; 0 means 8 MiB.
+	BlockCacheSize int64
+	// IndexCacheSize bounds the memory for table indices and bloom
+	// filters; 0 means 4 MiB.
+	IndexCacheSize int64
+	// ValueLogFileSize is the size of a value-log file and the largest
+	// value (fragment or KV value) the database accepts; 0 means 64 MiB.
+	ValueLogFileSize int64
+}
+
+const (
+	valueThreshold = 1 << 10 // values this size or larger go to the value log
+	maxKeySize     = 60000   // badger refuses keys over 65000 bytes
+	inMemoryMax    = 1 << 20 // badger's largest value in an in-memory db
+)
+
+// DB is one open badger database. Its methods and the stores it hands out
+// are safe for concurrent use; after Close they return storage.IO errors.
+type DB struct {
+	b        *badger.DB
+	maxValue int64
+	frags    *Fragments
+
+	mu     sync.Mutex // guards active and closed
+	idle   *sync.Cond // signalled when active drops to zero
+	active int
+	closed bool
+
+	closeOnce sync.Once
+	closeErr  error
+	gcMu      sync.Mutex
+}
+
+// Open opens (creating if needed) the database in dir, which it makes with
+// mode 0700 if missing. A database is opened by one process at a time: a
+// second Open of the same dir fails with a storage.IO error.
+func Open(dir string, o Options) (*DB, error) {
+	const op = "open database"
+	if o.MemTableSize <= 0 {
+		o.MemTableSize = 8 << 20
+	}
+	if o.BlockCacheSize <= 0 {
+		o.BlockCacheSize = 8 << 20
+	}
+	if o.IndexCacheSize <= 0 {
+		o.IndexCacheSize = 4 << 20
+	}
+	if o.ValueLogFileSize <= 0 {
+		o.ValueLogFileSize = 64 << 20
+	}
+	if o.MemTableSize < 4<<20 || o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 {
+		return nil, storage.Ef(op, storage.Invalid, dir,
+			errors.New("MemTableSize must be at least 4 MiB and ValueLogFileSize from 1 MiB to under 2 GiB"))
+	}
+	bo := badger.DefaultOptions(dir)
+	if o.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, storage.Ef(op, storage.IO, dir, err)
+	}
+	threshold := int64(valueThreshold)
+	maxValue := o.ValueLogFileSize
+	if o.InMemory {
+		// Nothing goes to a value log: every value must stay below the
+		// threshold (badger v4.9.6 panics on a value equal to it).
+		threshold, maxValue = inMemoryMax, inMemoryMax-1
+	}
+	bo = bo.
+		WithSyncWrites(o.SyncWrites).
+		WithMemTableSize(o.MemTableSize).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(2 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithValueThreshold(threshold).
+		WithValueLogFileSize(o.ValueLogFileSize).
+		WithBlockCacheSize(o.BlockCacheSize).
+		WithIndexCacheSize(o.IndexCacheSize).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithCompression(options.None). // fragments are ciphertext; keys are hashes
+		WithMetricsEnabled(false).
+		WithLogger(nil)
+	if o.Logger != nil {
+		bo = bo.WithLogger(&logger{w: o.Logger})
+	}
+	b, err := badger.Open(bo)
+	if err != nil {
+		return nil, storage.Ef(op, storage.IO, dir, err)
+	}
+	db := &DB{b: b, maxValue: maxValue}
+	db.idle = sync.NewCond(&db.mu)
+	db.frags = &Fragments{db: db}
+	if err := db.frags.load(); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+var errClosed = errors.New("database closed")
+
+// enter registers an operation; it fails once Close has begun. Operations
+// may nest (a Scan callback calling Set): enter never blocks.
+func (db *DB) enter(op string) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return storage.E(op, storage.IO, errClosed)
+	}
+	db.active++
+	return nil
+}
+
+func (db *DB) leave() {
+	db.mu.Lock()
+	db.active--
+	if db.active == 0 && db.closed {
+		db.idle.Broadcast()
+	}
+	db.mu.Unlock()
+}
+
+// Close waits for operations in progress, then closes the database and
+// waits for badger's background work. Calling it again returns the first
+// call's result. Close must not be called from a Scan or List callback.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed = true
+		for db.active > 0 {
+			db.idle.Wait()
+		}
+		db.mu.Unlock()
+		db.gcMu.Lock() // wait for a GC in progress
+		defer db.gcMu.Unlock()
+		if err := db.b.Close(); err != nil {
+			db.closeErr = storage.E("close database", storage.IO, err)
+		}
+	})
+	return db.closeErr
+}
+
+// GC runs badger's value-log garbage collection until it finds nothing
+// more worth rewriting (at most a few rounds), reclaiming the space of
+// deleted fragments. It blocks while it works; the daemon may call it
+// periodically from a goroutine of its own. It does nothing on an
+// in-memory or closed database, and one GC runs at a time.
+func (db *DB) GC() {
+	if db.enter("gc") != nil {
+		return
+	}
+	defer db.leave()
+	if db.b.Opts().InMemory {
+		return
+	}
+	db.gcMu.Lock()
+	defer db.gcMu.Unlock()
+	for range 16 {
+		if db.b.RunValueLogGC(0.5) != nil {
+			return
+		}
+	}
+}
+
+// translate maps a badger error to a storage error.
+func translate(op, subject string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return storage.Ef(op, storage.NotExist, subject, nil)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return storage.Ef(op, storage.Canceled, subject, err)
+	}
+	var se *storage.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return storage.Ef(op, storage.IO, subject, err)
+}
+
+// update runs fn in a read-write transaction, retrying on conflicts with
+// concurrent transactions.
+func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	for {
+		err := db.b.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// logger passes badger's warnings and errors to a writer, a line each.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) printf(level, format string, args ...any) {
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "badger %s: %s\n", level, msg)
+}
+
+func (l *logger) Errorf(format string, args ...any)   { l.printf("error", format, args...) }
+func (l *logger) Warningf(format string, args ...any) { l.printf("warning", format, args...) }
+func (l *logger) Infof(string, ...any)                {}
+func (l *logger) Debugf(string, ...any)               {}

@@ -1,0 +1,348 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// Fragments is the database's storage.FragmentStore and storage.Lister.
+//
+// All methods are safe for concurrent use. Put does not retain data; Get
+// returns a fresh slice the caller owns. Errors carry a storage.Kind:
+// NotExist for a fragment not held, Invalid when Put's data does not hash
+// to its ref or is larger than the database accepts, Corrupt when held
+// bytes no longer match their ref, Canceled when
+// ctx is done, IO for a database failure or a closed database.
+type Fragments struct {
+	db    *DB
+	bytes atomic.Int64
+}
+
+var (
+	_ storage.FragmentStore = (*Fragments)(nil)
+	_ storage.Lister        = (*Fragments)(nil)
+)
+
+// Fragments returns the database's fragment store. Every call returns the
+// same value.
+func (db *DB) Fragments() *Fragments { return db.frags }
+
+var (
+	prefixData = []byte("f/")
+	prefixSize = []byte("z/")
+)
+
+func dataKey(ref storage.Ref) []byte {
+	return append(append(make([]byte, 0, 34), prefixData...), ref[:]...)
+}
+func sizeKey(ref storage.Ref) []byte {
+	return append(append(make([]byte, 0, 34), prefixSize...), ref[:]...)
+}
+
+func encodeSize(n int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+var errSizeRecord = errors.New("malformed size record")
+
+// decodeSize parses a size record read from the database.
+func decodeSize(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, errSizeRecord
+	}
+	n := binary.BigEndian.Uint64(b)
+	if n > 1<<40 {
+		return 0, errSizeRecord
+	}
+	return int64(n), nil
+}
+
+// sizeOf reads the size record of ref in txn: found is false if ref is not
+// held. A damaged size record is not trusted: the size then comes from the
+// fragment itself (0 if that is gone too).
+func sizeOf(txn *badger.Txn, ref storage.Ref) (size int64, found bool, err error) {
+	item, err := txn.Get(sizeKey(ref))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return sizeOfItem(txn, ref, item)
+}
+
+// sizeOfItem decodes the size record item of ref, falling back to the
+// length of the fragment if the record is damaged.
+func sizeOfItem(txn *badger.Txn, ref storage.Ref, item *badger.Item) (size int64, found bool, err error) {
+	var bad error
+	err = item.Value(func(v []byte) error {
+		size, bad = decodeSize(v)
+		return nil
+	})
+	if err != nil || bad == nil {
+		return size, err == nil, err
+	}
+	data, err := txn.Get(dataKey(ref))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	err = data.Value(func(v []byte) error {
+		size = int64(len(v))
+		return nil
+	})
+	return size, err == nil, err
+}
+
+// eachSize calls fn for every size record in txn, in ref order. Records
+// with a malformed key are skipped.
+func eachSize(ctx context.Context, txn *badger.Txn, fn func(ref storage.Ref, size int64) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSize})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		item := it.Item()
+		var ref storage.Ref
+		if len(item.Key()) != len(prefixSize)+len(ref) {
+			continue
+		}
+		copy(ref[:], item.Key()[len(prefixSize):])
+		size, _, err := sizeOfItem(txn, ref, item)
+		if err != nil {
+			return err
+		}
+		if err := fn(ref, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load sums the size records into the byte counter.
+func (f *Fragments) load() error {
+	var total int64
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		return eachSize(context.Background(), txn, func(_ storage.Ref, size int64) error {
+			total += size
+			return nil
+		})
+	})
+	f.bytes.Store(total)
+	return translate("open fragment store", "", err)
+}
+
+// Bytes returns the total size of the fragments held. It is a counter kept
+// with every write and restored from the size records on Open.
+func (f *Fragments) Bytes() int64 { return f.bytes.Load() }
+
+var errMismatch = errors.New("data does not match ref")
+
+// Put stores data under ref after checking that erasure.Root(data) is ref
+// (storage.Invalid otherwise, and nothing is stored). Putting a ref that is
+// already held does nothing and does not read it: to replace damaged bytes,
+// Delete first.
+func (f *Fragments) Put(ctx context.Context, ref storage.Ref, data []byte) error {
+	const op = "put fragment"
+	if err := ctx.Err(); err != nil {
+		return storage.Ef(op, storage.Canceled, ref.Short(), err)
+	}
+	if int64(len(data)) > f.db.maxValue {
+		return storage.Ef(op, storage.Invalid, ref.Short(),
+			fmt.Errorf("fragment of %d bytes is larger than the %d the store accepts", len(data), f.db.maxValue))
+	}
+	if erasure.Root(data) != ref {
+		return storage.Ef(op, storage.Invalid, ref.Short(), errMismatch)
+	}
+	if err := f.db.enter(op); err != nil {
+		return err
+	}
+	defer f.db.leave()
+	var added bool
+	err := f.db.update(func(txn *badger.Txn) error {
+		added = false
+		if _, found, err := sizeOf(txn, ref); err != nil || found {
+			return err
+		}
+		if err := txn.Set(dataKey(ref), data); err != nil {
+			return err
+		}
+		added = true
+		return txn.Set(sizeKey(ref), encodeSize(len(data)))
+	})
+	if err != nil {
+		return translate(op, ref.Short(), err)
+	}
+	if added {
+		f.bytes.Add(int64(len(data)))
+	}
+	return nil
+}
+
+// Get returns the bytes held under ref, verified against ref.
+func (f *Fragments) Get(ctx context.Context, ref storage.Ref) ([]byte, error) {
+	const op = "get fragment"
+	if err := ctx.Err(); err != nil {
+		return nil, storage.Ef(op, storage.Canceled, ref.Short(), err)
+	}
+	if err := f.db.enter(op); err != nil {
+		return nil, err
+	}
+	defer f.db.leave()
+	var data []byte
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(dataKey(ref))
+		if err != nil {
+			return err
+		}
+		data, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return nil, translate(op, ref.Short(), err)
+	}
+	if erasure.Root(data) != ref {
+		return nil, storage.Ef(op, storage.Corrupt, ref.Short(), nil)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// Has reports whether ref is held, without reading or verifying it.
+func (f *Fragments) Has(ctx context.Context, ref storage.Ref) (bool, error) {
+	const op = "has fragment"
+	if err := ctx.Err(); err != nil {
+		return false, storage.Ef(op, storage.Canceled, ref.Short(), err)
+	}
+	if err := f.db.enter(op); err != nil {
+		return false, err
+	}
+	defer f.db.leave()
+	var found bool
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(sizeKey(ref))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return found, translate(op, ref.Short(), err)
+}
+
+// Delete removes ref. Deleting a ref that is not held is not an error.
+func (f *Fragments) Delete(ctx context.Context, ref storage.Ref) error {
+	const op = "delete fragment"
+	if err := ctx.Err(); err != nil {
+		return storage.Ef(op, storage.Canceled, ref.Short(), err)
+	}
+	if err := f.db.enter(op); err != nil {
+		return err
+	}
+	defer f.db.leave()
+	var removed int64
+	err := f.db.update(func(txn *badger.Txn) error {
+		removed = 0
+		size, found, err := sizeOf(txn, ref)
+		if err != nil {
+			return err
+		}
+		if !found {
+			// Clear a data record left without a size record, if any.
+			return txn.Delete(dataKey(ref))
+		}
+		if err := txn.Delete(dataKey(ref)); err != nil {
+			return err
+		}
+		removed = size
+		return txn.Delete(sizeKey(ref))
+	})
+	if err != nil {
+		return translate(op, ref.Short(), err)
+	}
+	f.bytes.Add(-removed)
+	return nil
+}
+
+// List calls fn for every fragment held, with its size, in ref order,
+// until fn returns an error, which List returns as is. It reads only the
+// size records, not the fragments. fn runs inside a read transaction that
+// sees the store as it was when List began; it may call the store's other
+// methods (to delete what it is given, say) but must not call Close.
+func (f *Fragments) List(ctx context.Context, fn func(ref storage.Ref, size int64) error) error {
+	const op = "list fragments"
+	if err := ctx.Err(); err != nil {
+		return storage.E(op, storage.Canceled, err)
+	}
+	if err := f.db.enter(op); err != nil {
+		return err
+	}
+	defer f.db.leave()
+	var fnErr error
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		return eachSize(ctx, txn, func(ref storage.Ref, size int64) error {
+			fnErr = fn(ref, size)
+			return fnErr
+		})
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(op, "", err)
+}
+
+// Corrupt is a test hook: it replaces the bytes held under ref with
+// f(a copy of them), without verification, so that the next Get reports
+// storage.Corrupt; the size record and Bytes follow the new length. It
+// returns a storage.NotExist error if ref is not held. fn may run more than
+// once (when a concurrent write conflicts) and must not call the store.
+func (f *Fragments) Corrupt(ref storage.Ref, fn func([]byte) []byte) error {
+	const op = "corrupt fragment"
+	if err := f.db.enter(op); err != nil {
+		return err
+	}
+	defer f.db.leave()
+	var delta int64
+	err := f.db.update(func(txn *badger.Txn) error {
+		size, found, err := sizeOf(txn, ref)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return badger.ErrKeyNotFound
+		}
+		item, err := txn.Get(dataKey(ref))
+		if err != nil {
+			return err
+		}
+		old, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		nb := fn(old)
+		if int64(len(nb)) > f.db.maxValue {
+			return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("too large"))
+		}
+		delta = int64(len(nb)) - size
+		if err := txn.Set(dataKey(ref), nb); err != nil {
+			return err
+		}
+		return txn.Set(sizeKey(ref), encodeSize(len(nb)))
+	})
+	if err != nil {
+		return translate(op, ref.Short(), err)
+	}
+	f.bytes.Add(delta)
+	return nil
+}
