@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"sync"
 
 	"github.com/zeebo/blake3"
 )
@@ -96,9 +97,27 @@ func (s *ChunkSecret) Derive(plaintext []byte) (id [32]byte, key Key) {
 		panic("cryptree: blake3: " + err.Error()) // unreachable: the key is 32 bytes
 	}
 	_, _ = h.Write(plaintext)
-	var sum [32]byte
+	var sum, out [32]byte
 	h.Sum(sum[:0])
-	blake3.DeriveKey(ctxChunkID, sum[:], id[:])
-	blake3.DeriveKey(ctxChunkKey, sum[:], key[:])
+	deriveKey(&chunkIDPool, ctxChunkID, sum[:], id[:0])
+	deriveKey(&chunkKeyPool, ctxChunkKey, sum[:], out[:0])
+	copy(key[:], out[:16]) // BLAKE3 output is a prefix-consistent XOF
 	return id, key
+}
+
+// Pools of BLAKE3 derive-key hashers, one per context: Reset keeps the
+// context key, so a hasher is reused without rehashing its context.
+var chunkIDPool, chunkKeyPool sync.Pool
+
+// deriveKey appends BLAKE3-derive-key(context, material)[:32] to out, which
+// must have room for it.
+func deriveKey(pool *sync.Pool, context string, material, out []byte) {
+	h, _ := pool.Get().(*blake3.Hasher)
+	if h == nil {
+		h = blake3.NewDeriveKey(context)
+	}
+	_, _ = h.Write(material)
+	h.Sum(out)
+	h.Reset()
+	pool.Put(h)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/zeebo/blake3"
 )
 
 func mustKey(t testing.TB) Key {
@@ -223,5 +225,24 @@ func BenchmarkDerive(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Derive(p)
+	}
+}
+
+// Baselines for the same run: the raw primitives, without this package.
+func BenchmarkBaselineGCM(b *testing.B) {
+	g := newGCM(&Key{1})
+	p := pattern(1<<20, 0, 1)
+	dst := make([]byte, 0, len(p)+16)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		dst = g.Seal(dst[:0], chunkNonce[:], p, nil)
+	}
+}
+
+func BenchmarkBaselineBLAKE3(b *testing.B) {
+	p := pattern(1<<20, 0, 1)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		blake3.Sum256(p)
 	}
 }

@@ -1,8 +1,22 @@
 // Package cryptree holds Cairn's keys and the cryptography that uses them:
-// AES-128-GCM sealing of chunks, per-user chunk key derivation, and the
-// keyring kept on disk under a passphrase (Argon2id). The Cryptree key
-// hierarchy of folders, files and links grows here. Byte formats are in
-// SPEC.md, with test vectors under testdata/.
+// AES-128-GCM sealing of chunks (SealChunk, OpenChunk) and of small records
+// (SealRecord, OpenRecord), per-user convergent chunk ids and keys
+// (ChunkSecret.Derive), and the Keyring: every secret of a user derived from
+// one 32-byte root, shown as a recovery secret, identified by a printable
+// user id, and kept on disk under a passphrase (Argon2id). The Cryptree key
+// hierarchy of folders, files and links grows here.
+//
+// Byte formats and derivations are specified in SPEC.md, with test vectors
+// in testdata/cryptree/vectors.json at the repository root.
+//
+// Errors: failures to open sealed data are ErrCannotDecrypt and never say
+// whether the key or the data was wrong; malformed input is ErrInvalid with
+// a reason; a keyring file that does not open is ErrWrongPassphrase, which is
+// also ErrCannotDecrypt. Callers test with errors.Is and map to their own
+// kinds at the edge.
+//
+// Every function is safe for concurrent use; a Keyring is immutable.
+// Functions never retain the slices they are given.
 //
 // It is a leaf: it imports no other Cairn package.
 package cryptree

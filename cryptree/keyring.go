@@ -126,10 +126,16 @@ func FormatUserID(sign ed25519.PublicKey, box [32]byte) string {
 }
 
 // ParseUserID parses a user id made by UserID, tolerating surrounding white
-// space and upper case. It returns ErrInvalid (with a reason) for anything
+// space and upper case (ASCII only). It returns ErrInvalid (with a reason) for anything
 // else, including a checksum mismatch. The returned key is a new slice.
 func ParseUserID(s string) (ed25519.PublicKey, [32]byte, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return nil, [32]byte{}, invalid("user id has a character that is not a letter or a digit 2-7")
+		}
+	}
+	s = strings.ToLower(s)
 	if len(s) != UserIDLen || !strings.HasPrefix(s, userIDPrefix) {
 		return nil, [32]byte{}, invalid("not a Cairn user id (want \"cu1\" and 109 base32 characters)")
 	}

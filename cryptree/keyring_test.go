@@ -91,6 +91,12 @@ func TestUserID(t *testing.T) {
 	if strings.IndexByte("abcdefghijklmnopqrstuvwxyz234567", last)%2 == 0 {
 		bad = append(bad, id[:len(id)-1]+string("abcdefghijklmnopqrstuvwxyz234567"[strings.IndexByte("abcdefghijklmnopqrstuvwxyz234567", last)+1]))
 	}
+	// Unicode that lower-cases to ASCII (the Kelvin sign to 'k') is refused.
+	if i := strings.IndexByte(id[3:], 'k'); i >= 0 {
+		bad = append(bad, id[:3+i]+"\u212a"+id[3+i+1:])
+	} else {
+		t.Log("no 'k' in the id: Kelvin case not exercised")
+	}
 	for _, s := range bad {
 		if _, _, err := ParseUserID(s); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseUserID(%q) = %v, want ErrInvalid", s, err)
