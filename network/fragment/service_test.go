@@ -1,0 +1,665 @@
+package fragment
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/memstore"
+	"github.com/cairn-storage/cairn/storage/storetest"
+)
+
+var (
+	alice = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{'a'}, 32))
+	bob   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{'b'}, 32))
+)
+
+// mockHosts returns n connected hosts on a mock network.
+func mockHosts(t testing.TB, n int) []host.Host {
+	t.Helper()
+	mn, err := mocknet.FullMeshConnected(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mn.Close() })
+	return mn.Hosts()
+}
+
+// realHosts returns n hosts listening on 127.0.0.1 over TCP+TLS, each
+// knowing the others' addresses.
+func realHosts(t testing.TB, n int) []host.Host {
+	t.Helper()
+	var hs []host.Host
+	for range n {
+		h, err := libp2p.New(
+			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+			libp2p.Transport(tcp.NewTCPTransport),
+			libp2p.Security(libp2ptls.ID, libp2ptls.New),
+			libp2p.DisableRelay(),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Close() })
+		hs = append(hs, h)
+	}
+	for _, a := range hs {
+		for _, b := range hs {
+			if a != b {
+				a.Peerstore().AddAddrs(b.ID(), b.Addrs(), time.Hour)
+			}
+		}
+	}
+	return hs
+}
+
+type env struct {
+	srv    *Service
+	store  *memstore.Store
+	owners *memstore.KV
+	client *Client // alice's
+	server host.Host
+	peer   storage.PeerID
+	hosts  []host.Host
+}
+
+func (e *env) remote() storage.FragmentStore { return e.client.Store(e.peer) }
+
+// newEnv serves a memstore from hs[0] and gives alice a client on hs[1].
+func newEnv(t testing.TB, hs []host.Host, cfg ServiceConfig) *env {
+	t.Helper()
+	e := &env{store: memstore.New(), owners: memstore.NewKV(), hosts: hs, server: hs[0], peer: storage.PeerID(hs[0].ID().String())}
+	if cfg.Store == nil {
+		cfg.Store = e.store
+	}
+	if cfg.Owners == nil {
+		cfg.Owners = e.owners
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = 1 << 40
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
+	e.srv = NewService(hs[0], cfg)
+	t.Cleanup(e.srv.Close)
+	e.client = NewClient(hs[1], alice)
+	return e
+}
+
+func wantKind(t *testing.T, what string, err error, k storage.Kind) {
+	t.Helper()
+	if storage.KindOf(err) != k {
+		t.Fatalf("%s: %v (kind %v), want kind %v", what, err, storage.KindOf(err), k)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, net := range []struct {
+		name  string
+		hosts func(testing.TB, int) []host.Host
+	}{{"mock", mockHosts}, {"tcp", realHosts}} {
+		t.Run(net.name, func(t *testing.T) {
+			e := newEnv(t, net.hosts(t, 2), ServiceConfig{Capacity: 1 << 20})
+			ctx := t.Context()
+			rs := e.remote()
+			ref, data := storetest.Fragment(1, 100<<10)
+			if ok, err := rs.Has(ctx, ref); err != nil || ok {
+				t.Fatalf("Has before Put = %v, %v", ok, err)
+			}
+			_, err := rs.Get(ctx, ref)
+			wantKind(t, "Get before Put", err, storage.NotExist)
+			if err := rs.Put(ctx, ref, data); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := rs.Has(ctx, ref); err != nil || !ok {
+				t.Fatalf("Has after Put = %v, %v", ok, err)
+			}
+			got, err := rs.Get(ctx, ref)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("Get = %d bytes, %v", len(got), err)
+			}
+			info, err := e.client.Info(ctx, e.peer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Info{Free: 1<<20 - 100<<10, Capacity: 1 << 20, Held: 100 << 10}); info != want {
+				t.Fatalf("Info = %+v, want %+v", info, want)
+			}
+			if err := rs.Delete(ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := rs.Has(ctx, ref); err != nil || ok {
+				t.Fatalf("Has after Delete = %v, %v", ok, err)
+			}
+			if err := rs.Delete(ctx, ref); err != nil {
+				t.Fatalf("second Delete: %v", err)
+			}
+		})
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.TestFragmentStore(t, func(t *testing.T) storage.FragmentStore {
+		return newEnv(t, mockHosts(t, 2), ServiceConfig{}).remote()
+	}, nil)
+}
+
+func TestDeleteOwners(t *testing.T) {
+	e := newEnv(t, mockHosts(t, 3), ServiceConfig{})
+	ctx := t.Context()
+	alices := e.remote()
+	bobs := NewClient(e.hosts[2], bob).Store(e.peer)
+	ref, data := storetest.Fragment(2, 5000)
+	if err := alices.Put(ctx, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "Delete by a non-owner", bobs.Delete(ctx, ref), storage.Permission)
+	if ok, _ := e.store.Has(ctx, ref); !ok {
+		t.Fatal("a non-owner's Delete removed the fragment")
+	}
+	// Two owners: each Delete drops only its own claim.
+	if err := bobs.Put(ctx, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := alices.Delete(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := e.store.Has(ctx, ref); !ok {
+		t.Fatal("alice's Delete removed bob's fragment")
+	}
+	wantKind(t, "alice's second Delete while bob keeps it", alices.Delete(ctx, ref), storage.Permission)
+	if err := bobs.Delete(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := e.store.Has(ctx, ref); ok {
+		t.Fatal("fragment still held after its last owner deleted it")
+	}
+	if err := bobs.Delete(ctx, ref); err != nil {
+		t.Fatalf("Delete of a fragment no longer held: %v", err)
+	}
+	n := 0
+	_ = e.owners.Scan(ctx, nil, func(_, _ []byte) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("%d owner records left", n)
+	}
+	// A client without a key cannot write.
+	ro := NewClient(e.hosts[1], nil).Store(e.peer)
+	wantKind(t, "Put without a key", ro.Put(ctx, ref, data), storage.Invalid)
+	wantKind(t, "Delete without a key", ro.Delete(ctx, ref), storage.Invalid)
+}
+
+// rawExchange sends b on a fresh stream and reads the response.
+func rawExchange(t *testing.T, from host.Host, to peer.ID, b []byte) (response, error) {
+	t.Helper()
+	s, err := from.NewStream(t.Context(), to, ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Write(b); err != nil {
+		return response{}, err
+	}
+	_ = s.CloseWrite()
+	return readResponse(s, MaxFragment)
+}
+
+func signedDelete(server peer.ID, ref storage.Ref, t int64) []byte {
+	r := request{Version: Version, Op: opDelete, Ref: ref, Owner: [ownerSize]byte(alice.Public().(ed25519.PublicKey)), Time: t}
+	copy(r.Sig[:], ed25519.Sign(alice, deleteMessage([]byte(server), ref, t)))
+	return r.appendHeader(nil)
+}
+
+func TestDeleteReplay(t *testing.T) {
+	hs := mockHosts(t, 3)
+	e1 := newEnv(t, hs, ServiceConfig{})
+	e2 := newEnv(t, []host.Host{hs[2], hs[1]}, ServiceConfig{})
+	ctx := t.Context()
+	ref, data := storetest.Fragment(3, 3000)
+	for _, e := range []*env{e1, e2} {
+		if err := e.remote().Put(ctx, ref, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().Unix()
+	del := signedDelete(hs[0].ID(), ref, now)
+
+	// Meant for server 1, replayed at server 2: refused.
+	resp, err := rawExchange(t, hs[1], hs[2].ID(), del)
+	if err != nil || resp.Status != statusPermission {
+		t.Fatalf("delete replayed at another server: %+v, %v", resp, err)
+	}
+	// A flipped bit in the signature: refused.
+	bad := bytes.Clone(del)
+	bad[len(bad)-1] ^= 1
+	if resp, err := rawExchange(t, hs[1], hs[0].ID(), bad); err != nil || resp.Status != statusPermission {
+		t.Fatalf("bad signature: %+v, %v", resp, err)
+	}
+	// Outside the window, either way: refused.
+	for _, skew := range []int64{-6 * 60, 6 * 60} {
+		resp, err := rawExchange(t, hs[1], hs[0].ID(), signedDelete(hs[0].ID(), ref, now+skew))
+		if err != nil || resp.Status != statusInvalid {
+			t.Fatalf("delete %ds off: %+v, %v", skew, resp, err)
+		}
+	}
+	if ok, _ := e1.store.Has(ctx, ref); !ok {
+		t.Fatal("a refused delete removed the fragment")
+	}
+	// The real one, twice: both fine, the fragment is gone from server 1 only.
+	for range 2 {
+		if resp, err := rawExchange(t, hs[1], hs[0].ID(), del); err != nil || resp.Status != statusOK {
+			t.Fatalf("delete: %+v, %v", resp, err)
+		}
+	}
+	if ok, _ := e1.store.Has(ctx, ref); ok {
+		t.Fatal("server 1 still holds the fragment")
+	}
+	if ok, _ := e2.store.Has(ctx, ref); !ok {
+		t.Fatal("server 2 lost the fragment")
+	}
+	// A client whose clock is off gets Invalid.
+	e2.client.Now = func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	wantKind(t, "delete with a skewed clock", e2.remote().Delete(ctx, ref), storage.Invalid)
+}
+
+type admitFunc func(ctx context.Context, from storage.PeerID, size int64) error
+
+func (f admitFunc) Admit(ctx context.Context, from storage.PeerID, size int64) error {
+	return f(ctx, from, size)
+}
+
+func TestQuota(t *testing.T) {
+	ctx := t.Context()
+	ref1, data1 := storetest.Fragment(4, 6000)
+	ref2, data2 := storetest.Fragment(5, 6000)
+
+	e := newEnv(t, mockHosts(t, 2), ServiceConfig{Capacity: 10000})
+	if err := e.remote().Put(ctx, ref1, data1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.remote().Put(ctx, ref1, data1); err != nil {
+		t.Fatalf("Put of a held ref at capacity: %v", err)
+	}
+	wantKind(t, "Put past capacity", e.remote().Put(ctx, ref2, data2), storage.Quota)
+	if ok, _ := e.store.Has(ctx, ref2); ok {
+		t.Fatal("refused fragment stored")
+	}
+	if info, err := e.client.Info(ctx, e.peer); err != nil || info != (Info{Free: 4000, Capacity: 10000, Held: 6000}) {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+
+	var asked atomic.Value
+	tests := []struct {
+		name  string
+		admit admitFunc
+	}{
+		{"quota error", func(_ context.Context, from storage.PeerID, size int64) error {
+			asked.Store(fmt.Sprint(from, size))
+			return storage.E("admit", storage.Quota, errors.New("you have not earned it"))
+		}},
+		{"plain error", func(context.Context, storage.PeerID, int64) error { return errors.New("no") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, mockHosts(t, 2), ServiceConfig{Admit: tc.admit})
+			wantKind(t, "Put refused by the admitter", e.remote().Put(ctx, ref1, data1), storage.Quota)
+			if e.store.Len() != 0 {
+				t.Fatal("refused fragment stored")
+			}
+		})
+	}
+	if got, want := asked.Load(), fmt.Sprint(storage.PeerID("")); got == want {
+		t.Fatal("admitter not asked")
+	}
+}
+
+func TestPutWrongRoot(t *testing.T) {
+	e := newEnv(t, mockHosts(t, 2), ServiceConfig{})
+	ctx := t.Context()
+	ref, data := storetest.Fragment(6, 9000)
+	data[100] ^= 1
+	wantKind(t, "Put of data that does not match", e.remote().Put(ctx, ref, data), storage.Invalid)
+	if e.store.Len() != 0 {
+		t.Fatal("mismatching fragment stored")
+	}
+	n := 0
+	_ = e.owners.Scan(ctx, nil, func(_, _ []byte) error { n++; return nil })
+	if n != 0 {
+		t.Fatal("owner recorded for a refused fragment")
+	}
+}
+
+func TestMalformedRequests(t *testing.T) {
+	e := newEnv(t, mockHosts(t, 2), ServiceConfig{})
+	ref, data := storetest.Fragment(7, 1000)
+	hdr := func(v byte, o op, n uint32) []byte {
+		return (&request{Version: v, Op: o, Ref: ref, Len: n}).appendHeader(nil)[:headerSize]
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want int // status, or -1 for no response (reset)
+	}{
+		{"unknown version", hdr(9, opGet, 0), int(statusInvalid)},
+		{"unknown op", hdr(Version, 77, 0), int(statusInvalid)},
+		{"oversized put", hdr(Version, opPut, 1<<32-1), int(statusInvalid)},
+		{"get with body", hdr(Version, opGet, 5), int(statusInvalid)},
+		{"short header", hdr(Version, opGet, 0)[:10], -1},
+		{"put missing owner", hdr(Version, opPut, 1000)[:headerSize], -1},
+		{"put short body", append(append(hdr(Version, opPut, 1000), seq(0, 32)...), data[:500]...), -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := rawExchange(t, e.hosts[1], e.server.ID(), tc.in)
+			if tc.want < 0 {
+				if err == nil {
+					t.Fatalf("got a response %+v, want the stream reset", resp)
+				}
+				return
+			}
+			if err != nil || int(resp.Status) != tc.want {
+				t.Fatalf("response %+v, %v; want status %d", resp, err, tc.want)
+			}
+		})
+	}
+	// The service still works.
+	if err := e.remote().Put(t.Context(), ref, data); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+		t.Fatal("handlers still running")
+	}
+}
+
+// serveFunc registers a fake server on h: f gets each request.
+func serveFunc(t *testing.T, h host.Host, f func(s network.Stream, req request)) {
+	h.SetStreamHandler(ProtocolID, func(s network.Stream) {
+		req, err := readRequest(s)
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+		f(s, req)
+	})
+	t.Cleanup(func() { h.RemoveStreamHandler(ProtocolID) })
+}
+
+func TestLyingServer(t *testing.T) {
+	ref, data := storetest.Fragment(8, 4000)
+	_, other := storetest.Fragment(9, 4000)
+	frame := func(st status, msg string, body []byte) []byte {
+		r := response{Status: st, Msg: msg, Len: uint32(len(body))}
+		return append(r.appendHeader(nil), body...)
+	}
+	tests := []struct {
+		name string
+		out  []byte
+		call func(c *Client, p storage.PeerID) error
+		want storage.Kind
+	}{
+		{"garbage body", frame(statusOK, "", other), get(ref), storage.Corrupt},
+		{"flipped bit", frame(statusOK, "", flip(data)), get(ref), storage.Corrupt},
+		{"empty body", frame(statusOK, "", nil), get(ref), storage.Corrupt},
+		{"body over cap", frame(statusOK, "", nil)[:2:2], get(ref), storage.Unavailable},
+		{"length over cap", (&response{Status: statusOK, Len: MaxFragment + 1}).appendHeader(nil), get(ref), storage.Corrupt},
+		{"has with body", frame(statusOK, "", []byte{1}), has(ref), storage.Corrupt},
+		{"truncated body", frame(statusOK, "", data)[:1000], get(ref), storage.Unavailable},
+		{"unknown status", frame(42, "\x1b[31mred\x07", nil), get(ref), storage.Other},
+		{"corrupt status", frame(statusCorrupt, "", nil), get(ref), storage.Corrupt},
+		{"internal status", frame(statusInternal, "", nil), get(ref), storage.IO},
+		{"busy status", frame(statusBusy, "", nil), has(ref), storage.Unavailable},
+		{"negative info", frame(statusOK, "", Info{Free: -1}.append(nil)), info, storage.Corrupt},
+		{"short info", frame(statusOK, "", make([]byte, 8)), info, storage.Corrupt},
+		{"nothing", nil, has(ref), storage.Unavailable},
+	}
+	hs := mockHosts(t, 2)
+	c := NewClient(hs[1], alice)
+	p := storage.PeerID(hs[0].ID().String())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			serveFunc(t, hs[0], func(s network.Stream, _ request) {
+				_, _ = s.Write(tc.out)
+				_ = s.Close()
+			})
+			err := tc.call(c, p)
+			wantKind(t, "call", err, tc.want)
+			if bytes.ContainsAny([]byte(err.Error()), "\x1b\x07") {
+				t.Fatalf("peer's control characters in the error: %q", err)
+			}
+		})
+	}
+}
+
+func flip(b []byte) []byte { b = bytes.Clone(b); b[17] ^= 4; return b }
+
+func get(ref storage.Ref) func(*Client, storage.PeerID) error {
+	return func(c *Client, p storage.PeerID) error {
+		b, err := c.Store(p).Get(context.Background(), ref)
+		if err == nil && erasure.Root(b) != ref {
+			panic("unverified bytes returned")
+		}
+		return err
+	}
+}
+
+func has(ref storage.Ref) func(*Client, storage.PeerID) error {
+	return func(c *Client, p storage.PeerID) error {
+		_, err := c.Store(p).Has(context.Background(), ref)
+		return err
+	}
+}
+
+func info(c *Client, p storage.PeerID) error {
+	_, err := c.Info(context.Background(), p)
+	return err
+}
+
+func TestUnknownProtocol(t *testing.T) {
+	hs := realHosts(t, 2)
+	e := newEnv(t, hs, ServiceConfig{})
+	ctx := t.Context()
+	ref, data := storetest.Fragment(10, 1000)
+	if err := e.remote().Put(ctx, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	s, err := hs[1].NewStream(ctx, hs[0].ID(), protocol.ID("/cairn/fragment/9.9.9"))
+	if err == nil {
+		_, _ = s.Write((&request{Version: 9, Op: opHas, Ref: ref}).appendHeader(nil))
+		_, err = readResponse(s, 0)
+		_ = s.Reset()
+	}
+	if err == nil {
+		t.Fatal("a stream for /cairn/fragment/9.9.9 got a response")
+	}
+	// A peer without the service: Unavailable.
+	e.srv.Close()
+	_, err = e.remote().Has(ctx, ref)
+	wantKind(t, "Has at a peer without the service", err, storage.Unavailable)
+	// A peer ID that is not one: Invalid.
+	_, err = e.client.Store("not a peer id").Has(ctx, ref)
+	wantKind(t, "Has at a malformed peer ID", err, storage.Invalid)
+}
+
+// hang serves requests by reading them and then never answering, until
+// the stream is reset or the test ends.
+func hang(t *testing.T, h host.Host) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	h.SetStreamHandler(ProtocolID, func(s network.Stream) {
+		var hdr [headerSize]byte
+		_, _ = io.ReadFull(s, hdr[:])
+		<-stop
+		_ = s.Reset()
+	})
+	t.Cleanup(func() { h.RemoveStreamHandler(ProtocolID) })
+}
+
+func TestServerHangs(t *testing.T) {
+	nets := []struct {
+		name  string
+		hosts func(testing.TB, int) []host.Host
+	}{{"mock", mockHosts}, {"tcp", realHosts}}
+	for _, net := range nets {
+		t.Run(net.name, func(t *testing.T) {
+			hs := net.hosts(t, 2)
+			hang(t, hs[0])
+			p := storage.PeerID(hs[0].ID().String())
+			ref, data := storetest.Fragment(11, 8<<20)
+			tests := []struct {
+				name     string
+				deadline time.Duration // client's Header deadline
+				ctx      func() (context.Context, context.CancelFunc)
+				call     func(context.Context, storage.FragmentStore) error
+				want     storage.Kind
+			}{
+				{"own deadline", 200 * time.Millisecond, background, hasCall(ref), storage.Unavailable},
+				{"ctx deadline", 0, timeout(200 * time.Millisecond), hasCall(ref), storage.Unavailable},
+				{"ctx cancel", 0, cancelAfter(200 * time.Millisecond), hasCall(ref), storage.Canceled},
+				{"ctx cancel mid-put", 0, cancelAfter(200 * time.Millisecond), putCall(ref, data), storage.Canceled},
+				{"own deadline mid-put", 100 * time.Millisecond, background, putCall(ref, data), storage.Unavailable},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					c := NewClient(hs[1], alice)
+					c.Deadlines.Header = tc.deadline
+					c.Deadlines.MinRate = 1 << 30
+					ctx, cancel := tc.ctx()
+					defer cancel()
+					start := time.Now()
+					err := tc.call(ctx, c.Store(p))
+					took := time.Since(start)
+					wantKind(t, "call to a hanging server", err, tc.want)
+					if took > 1500*time.Millisecond {
+						t.Fatalf("took %v to give up", took)
+					}
+				})
+			}
+		})
+	}
+}
+
+func background() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
+
+func timeout(d time.Duration) func() (context.Context, context.CancelFunc) {
+	return func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), d) }
+}
+
+func cancelAfter(d time.Duration) func() (context.Context, context.CancelFunc) {
+	return func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(d, cancel)
+		return ctx, cancel
+	}
+}
+
+func hasCall(ref storage.Ref) func(context.Context, storage.FragmentStore) error {
+	return func(ctx context.Context, s storage.FragmentStore) error { _, err := s.Has(ctx, ref); return err }
+}
+
+func putCall(ref storage.Ref, data []byte) func(context.Context, storage.FragmentStore) error {
+	return func(ctx context.Context, s storage.FragmentStore) error { return s.Put(ctx, ref, data) }
+}
+
+// waitFor polls cond for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+func TestClientHangs(t *testing.T) {
+	nets := []struct {
+		name  string
+		hosts func(testing.TB, int) []host.Host
+	}{{"mock", mockHosts}, {"tcp", realHosts}}
+	for _, net := range nets {
+		t.Run(net.name, func(t *testing.T) {
+			hs := net.hosts(t, 2)
+			e := newEnv(t, hs, ServiceConfig{Deadlines: Deadlines{Header: 300 * time.Millisecond, MinRate: 1 << 30}})
+			ref, data := storetest.Fragment(12, 1<<20)
+			if err := e.remote().Put(t.Context(), ref, data[:0]); storage.KindOf(err) != storage.Invalid {
+				t.Fatalf("warm-up: %v", err) // connection up, handlers known
+			}
+			before := runtime.NumGoroutine()
+			tests := []struct {
+				name string
+				send []byte
+			}{
+				{"mid-header", (&request{Version: Version, Op: opPut, Ref: ref, Len: 1 << 20}).appendHeader(nil)[:20]},
+				{"mid-body", append((&request{Version: Version, Op: opPut, Ref: ref, Len: 1 << 20}).appendHeader(nil), data[:1000]...)},
+			}
+			for _, tc := range tests {
+				s, err := hs[1].NewStream(t.Context(), hs[0].ID(), ProtocolID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Write(tc.send); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				if !waitFor(50*time.Millisecond, func() bool { return e.srv.inflight.Load() == 1 }) {
+					t.Fatalf("%s: handler not running", tc.name)
+				}
+				if !waitFor(3*time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+					t.Fatalf("%s: handler still running after %v", tc.name, time.Since(start))
+				}
+				if took := time.Since(start); took < 200*time.Millisecond {
+					t.Fatalf("%s: handler gave up after %v, before its deadline", tc.name, took)
+				}
+				if _, err := s.Read(make([]byte, 1)); err == nil {
+					t.Fatalf("%s: stream still open on the client side", tc.name)
+				}
+				_ = s.Reset()
+			}
+			if !waitFor(3*time.Second, func() bool { return runtime.NumGoroutine() <= before }) {
+				t.Fatalf("%d goroutines, %d before the hanging clients", runtime.NumGoroutine(), before)
+			}
+			if ok, _ := e.store.Has(t.Context(), ref); ok {
+				t.Fatal("partial fragment stored")
+			}
+		})
+	}
+}
+
+func TestCloseResetsHandlers(t *testing.T) {
+	hs := mockHosts(t, 2)
+	e := newEnv(t, hs, ServiceConfig{})
+	s, err := hs[1].NewStream(t.Context(), hs[0].ID(), ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Write((&request{Version: Version, Op: opPut, Len: 1000}).appendHeader(nil))
+	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 1 }) {
+		t.Fatal("handler not running")
+	}
+	start := time.Now()
+	e.srv.Close()
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	e.srv.Close()
+}

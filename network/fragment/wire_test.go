@@ -1,0 +1,304 @@
+package fragment
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/cairn-storage/cairn/storage"
+)
+
+func seq(from byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = from + byte(i)
+	}
+	return b
+}
+
+func vectorKeys(t testing.TB) (owner ed25519.PrivateKey, server peer.ID) {
+	owner = ed25519.NewKeyFromSeed(seq(0x20, 32))
+	sk, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seq(0x40, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = peer.IDFromPrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return owner, server
+}
+
+// protocolVectors reads the ```hex NAME blocks of PROTOCOL.md.
+func protocolVectors(t *testing.T) (map[string][]byte, string) {
+	doc, err := os.ReadFile("../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string][]byte)
+	re := regexp.MustCompile("(?s)```hex ([a-z-]+)\n(.*?)```")
+	for _, m := range re.FindAllStringSubmatch(string(doc), -1) {
+		h := strings.Join(strings.Fields(m[2]), "")
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Errorf("vector %s: %v", m[1], err)
+		}
+		out[m[1]] = b
+	}
+	return out, string(doc)
+}
+
+func hexBlock(b []byte) string {
+	var s strings.Builder
+	for i := 0; i < len(b); i += 16 {
+		line := b[i:min(i+16, len(b))]
+		for j, c := range line {
+			if j > 0 {
+				s.WriteByte(' ')
+			}
+			s.WriteString(hex.EncodeToString([]byte{c}))
+		}
+		s.WriteByte('\n')
+	}
+	return s.String()
+}
+
+func TestProtocolVectors(t *testing.T) {
+	vecs, doc := protocolVectors(t)
+	owner, server := vectorKeys(t)
+	if !strings.Contains(doc, "`"+server.String()+"`") {
+		t.Errorf("PROTOCOL.md does not name the vector server's peer ID %s", server)
+	}
+	var ref storage.Ref
+	copy(ref[:], seq(0, 32))
+	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
+
+	put := request{Version: Version, Op: opPut, Ref: ref, Len: 5, Owner: pub}
+	del := request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: 1700000000}
+	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
+	info := Info{Free: 1 << 30, Capacity: 2 << 30, Held: 1 << 30}
+	infoResp := response{Status: statusOK, Len: infoBodySize}
+	quota := response{Status: statusQuota, Msg: "quota exceeded"}
+
+	want := map[string][]byte{
+		"put-request":    append(put.appendHeader(nil), "hello"...),
+		"delete-request": del.appendHeader(nil),
+		"info-response":  info.append(infoResp.appendHeader(nil)),
+		"quota-response": quota.appendHeader(nil),
+	}
+	for name, w := range want {
+		if !bytes.Equal(vecs[name], w) {
+			t.Errorf("vector %s in PROTOCOL.md differs from the encoder; encoder gives:\n%s", name, hexBlock(w))
+		}
+	}
+
+	// And they decode to what they say.
+	r, err := readRequest(bytes.NewReader(vecs["put-request"]))
+	if err != nil || r.Op != opPut || r.Ref != ref || r.Owner != pub || string(r.Body) != "hello" {
+		t.Errorf("put vector decodes to %+v, %v", r, err)
+	}
+	r, err = readRequest(bytes.NewReader(vecs["delete-request"]))
+	if err != nil || r.Op != opDelete || r.Time != 1700000000 {
+		t.Errorf("delete vector decodes to %+v, %v", r, err)
+	}
+	if !ed25519.Verify(r.Owner[:], deleteMessage([]byte(server), r.Ref, r.Time), r.Sig[:]) {
+		t.Errorf("delete vector's signature does not verify")
+	}
+	resp, err := readResponse(bytes.NewReader(vecs["info-response"]), infoBodySize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := parseInfo(resp.Body); err != nil || got != info {
+		t.Errorf("info vector decodes to %+v, %v", got, err)
+	}
+	resp, err = readResponse(bytes.NewReader(vecs["quota-response"]), 0)
+	if err != nil || resp.Status != statusQuota || resp.Msg != "quota exceeded" || resp.Status.kind() != storage.Quota {
+		t.Errorf("quota vector decodes to %+v, %v", resp, err)
+	}
+}
+
+func TestRequestRoundTrip(t *testing.T) {
+	owner, _ := vectorKeys(t)
+	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
+	ref := storage.Ref(seq(7, 32))
+	for _, r := range []request{
+		{Version: Version, Op: opPut, Ref: ref, Len: 3, Owner: pub, Body: []byte("abc")},
+		{Version: Version, Op: opPut, Ref: ref, Len: 0, Owner: pub},
+		{Version: Version, Op: opGet, Ref: ref},
+		{Version: Version, Op: opHas, Ref: ref},
+		{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: -5, Sig: [sigSize]byte(seq(1, 64))},
+		{Version: Version, Op: opInfo},
+	} {
+		b := append(r.appendHeader(nil), r.Body...)
+		got, err := readRequest(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%v: %v", r.Op, err)
+		}
+		if got.Op != r.Op || got.Ref != r.Ref || got.Len != r.Len || got.Owner != r.Owner ||
+			got.Time != r.Time || got.Sig != r.Sig || !bytes.Equal(got.Body, r.Body) {
+			t.Fatalf("%v: decoded %+v, want %+v", r.Op, got, r)
+		}
+	}
+}
+
+func TestReadRequestMalformed(t *testing.T) {
+	ref := storage.Ref(seq(7, 32))
+	hdr := func(v byte, o op, r storage.Ref, n uint32) []byte {
+		return (&request{Version: v, Op: o, Ref: r, Len: n}).appendHeader(nil)[:headerSize]
+	}
+	tests := []struct {
+		name    string
+		in      []byte
+		invalid bool // an Invalid error (answered), else a reader error (reset)
+	}{
+		{"empty", nil, false},
+		{"short header", hdr(Version, opGet, ref, 0)[:20], false},
+		{"version 0", hdr(0, opGet, ref, 0), true},
+		{"version 2", hdr(2, opGet, ref, 0), true},
+		{"op 0", hdr(Version, 0, ref, 0), true},
+		{"op 6", hdr(Version, 6, ref, 0), true},
+		{"op 255", hdr(Version, 255, ref, 0), true},
+		{"put over cap", hdr(Version, opPut, ref, MaxFragment+1), true},
+		{"put 4 GiB", hdr(Version, opPut, ref, 1<<32-1), true},
+		{"get with body", hdr(Version, opGet, ref, 1), true},
+		{"delete with body", hdr(Version, opDelete, ref, 10), true},
+		{"info with ref", hdr(Version, opInfo, ref, 0), true},
+		{"put without owner", hdr(Version, opPut, ref, 0), false},
+		{"delete short fields", append(hdr(Version, opDelete, ref, 0), seq(0, 100)...), false},
+		{"put short body", append(append(hdr(Version, opPut, ref, 10), seq(0, 32)...), 1, 2), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readRequest(bytes.NewReader(tc.in))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := storage.KindOf(err) == storage.Invalid; got != tc.invalid {
+				t.Fatalf("error %v: Invalid = %v, want %v", err, got, tc.invalid)
+			}
+			if !tc.invalid && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("error %v, want EOF", err)
+			}
+		})
+	}
+}
+
+// allocated runs f and returns the bytes it allocated.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+func TestOversizeNotAllocated(t *testing.T) {
+	put := (&request{Version: Version, Op: opPut, Len: 1<<32 - 1}).appendHeader(nil)
+	resp := (&response{Status: statusOK, Len: 1<<32 - 1}).appendHeader(nil)
+	small := (&response{Status: statusOK, Len: MaxFragment}).appendHeader(nil)
+	n := allocated(func() {
+		if _, err := readRequest(bytes.NewReader(put)); storage.KindOf(err) != storage.Invalid {
+			t.Errorf("request of 4 GiB: %v, want Invalid", err)
+		}
+		if _, err := readResponse(bytes.NewReader(resp), MaxFragment); storage.KindOf(err) != storage.Corrupt {
+			t.Errorf("response of 4 GiB: %v, want Corrupt", err)
+		}
+		if _, err := readResponse(bytes.NewReader(small), 0); storage.KindOf(err) != storage.Corrupt {
+			t.Errorf("response with a body where none is allowed: %v, want Corrupt", err)
+		}
+	})
+	if n > 64<<10 {
+		t.Fatalf("refusing oversized lengths allocated %d bytes", n)
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	r := response{Status: statusPermission, Msg: long}
+	b := r.appendHeader(nil)
+	got, err := readResponse(bytes.NewReader(b), 0)
+	if err != nil || got.Msg != long[:MaxMessage] || got.Status != statusPermission {
+		t.Fatalf("long message: %+v, %v", got, err)
+	}
+	body := seq(0, 100)
+	r = response{Status: statusOK, Len: 100}
+	got, err = readResponse(bytes.NewReader(append(r.appendHeader(nil), body...)), 100)
+	if err != nil || !bytes.Equal(got.Body, body) {
+		t.Fatalf("body: %+v, %v", got, err)
+	}
+	for _, n := range []int{0, 3, 6, 50} {
+		if _, err := readResponse(bytes.NewReader(append(r.appendHeader(nil), body...)[:n]), 100); err == nil || storage.KindOf(err) != storage.Other {
+			t.Fatalf("truncated to %d: %v, want a reader error", n, err)
+		}
+	}
+	if _, err := parseInfo(Info{Free: -1}.append(nil)); storage.KindOf(err) != storage.Corrupt {
+		t.Fatalf("negative info: %v", err)
+	}
+	if _, err := parseInfo(make([]byte, 23)); storage.KindOf(err) != storage.Corrupt {
+		t.Fatalf("short info: %v", err)
+	}
+}
+
+func FuzzReadRequest(f *testing.F) {
+	owner, server := vectorKeys(f)
+	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
+	ref := storage.Ref(seq(0, 32))
+	f.Add(append((&request{Version: Version, Op: opPut, Ref: ref, Len: 5, Owner: pub}).appendHeader(nil), "hello"...))
+	del := request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: 1700000000}
+	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
+	f.Add(del.appendHeader(nil))
+	f.Add((&request{Version: Version, Op: opGet, Ref: ref}).appendHeader(nil))
+	f.Add((&request{Version: Version, Op: opInfo}).appendHeader(nil))
+	f.Add((&request{Version: Version, Op: opPut, Len: 1 << 31}).appendHeader(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := readRequest(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if int(r.Len) != len(r.Body) || r.Len > MaxFragment || r.Version != Version {
+			t.Fatalf("accepted %+v", r)
+		}
+		// Re-encoding gives back the bytes read.
+		enc := append(r.appendHeader(nil), r.Body...)
+		if !bytes.Equal(enc, b[:len(enc)]) {
+			t.Fatalf("re-encoding differs")
+		}
+		_ = ed25519.Verify(r.Owner[:], deleteMessage([]byte(server), r.Ref, r.Time), r.Sig[:])
+	})
+}
+
+func FuzzReadResponse(f *testing.F) {
+	f.Add(Info{Free: 1, Capacity: 2, Held: 1}.append((&response{Status: statusOK, Len: infoBodySize}).appendHeader(nil)), uint32(infoBodySize))
+	f.Add((&response{Status: statusQuota, Msg: "quota exceeded"}).appendHeader(nil), uint32(0))
+	f.Add(append((&response{Status: statusOK, Len: 3}).appendHeader(nil), 1, 2, 3), uint32(MaxFragment))
+	f.Add((&response{Status: statusOK, Len: 1 << 30}).appendHeader(nil), uint32(MaxFragment))
+	f.Fuzz(func(t *testing.T, b []byte, maxBody uint32) {
+		maxBody %= MaxFragment + 1
+		r, err := readResponse(bytes.NewReader(b), maxBody)
+		if err != nil {
+			return
+		}
+		if r.Len > maxBody || int(r.Len) != len(r.Body) || len(r.Msg) > MaxMessage {
+			t.Fatalf("accepted %+v", r)
+		}
+		enc := append(r.appendHeader(nil), r.Body...)
+		if !bytes.Equal(enc, b[:len(enc)]) {
+			t.Fatalf("re-encoding differs")
+		}
+		_ = statusError("fuzz", "peer", r)
+		if len(r.Body) == infoBodySize {
+			_, _ = parseInfo(r.Body)
+		}
+	})
+}
