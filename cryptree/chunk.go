@@ -53,7 +53,8 @@ func newGCM(key *Key) cipher.AEAD {
 // len(plaintext)+ChunkOverhead bytes longer than dst. dst and plaintext must
 // not overlap (cipher.AEAD panics on overlapping buffers); pass nil to get a
 // new slice. The key must never seal a different plaintext (fixed nonce).
-// Safe for concurrent use.
+// plaintext must be shorter than GCM's limit of 64 GiB (cipher.AEAD panics
+// beyond it); chunks are a few MiB. Safe for concurrent use.
 func SealChunk(dst []byte, key Key, plaintext []byte) []byte {
 	g := newGCM(&key)
 	dst = append(dst, chunkVersion)
