@@ -34,7 +34,9 @@ type Options struct {
 	// filters; 0 means 4 MiB.
 	IndexCacheSize int64
 	// ValueLogFileSize is the size of a value-log file and the largest
-	// value (fragment or KV value) the database accepts; 0 means 64 MiB.
+	// value (fragment or KV value) the database accepts; 0 means 32 MiB.
+	// Badger reads the whole last value-log file on open, so this bounds
+	// the file-backed RSS of a freshly opened database.
 	ValueLogFileSize int64
 }
 
@@ -76,7 +78,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.IndexCacheSize = 4 << 20
 	}
 	if o.ValueLogFileSize <= 0 {
-		o.ValueLogFileSize = 64 << 20
+		o.ValueLogFileSize = 32 << 20
 	}
 	if o.MemTableSize < 4<<20 || o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 {
 		return nil, storage.Ef(op, storage.Invalid, dir,

@@ -260,6 +260,12 @@ func (f *Fragments) Delete(ctx context.Context, ref storage.Ref) error {
 		}
 		if !found {
 			// Clear a data record left without a size record, if any.
+			if _, err := txn.Get(dataKey(ref)); err != nil {
+				if errors.Is(err, badger.ErrKeyNotFound) {
+					return nil
+				}
+				return err
+			}
 			return txn.Delete(dataKey(ref))
 		}
 		if err := txn.Delete(dataKey(ref)); err != nil {
