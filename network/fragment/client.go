@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -225,8 +224,7 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 	}
 	if resp.Len > 0 {
 		g.extend(d.body(int(resp.Len)))
-		resp.Body = make([]byte, resp.Len)
-		if _, err := io.ReadFull(s, resp.Body); err != nil {
+		if resp.Body, err = readBody(s, int(resp.Len)); err != nil {
 			return response{}, g.fail(op, p, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,8 +268,8 @@ func (s *Service) put(g *guard, req *request) error {
 	}
 	defer g.s.Scope().ReleaseMemory(int(n))
 	g.extend(s.cfg.Deadlines.body(int(n)))
-	data := make([]byte, n)
-	if _, err := io.ReadFull(g.s, data); err != nil {
+	data, err := readBody(g.s, int(n))
+	if err != nil {
 		return errAbort
 	}
 	if erasure.Root(data) != req.Ref {

@@ -157,9 +157,21 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// corruptible is a remote store whose server-side bytes a test can damage
+// (storetest.Corrupter), so the suite checks the corrupt status end to end.
+type corruptible struct {
+	storage.FragmentStore
+	held *memstore.Store
+}
+
+func (c corruptible) Corrupt(ref storage.Ref, f func([]byte) []byte) error {
+	return c.held.Corrupt(ref, f)
+}
+
 func TestConformance(t *testing.T) {
 	storetest.TestFragmentStore(t, func(t *testing.T) storage.FragmentStore {
-		return newEnv(t, mockHosts(t, 2), ServiceConfig{}).remote()
+		e := newEnv(t, mockHosts(t, 2), ServiceConfig{})
+		return corruptible{e.remote(), e.store}
 	}, nil)
 }
 
@@ -313,7 +325,7 @@ func TestQuota(t *testing.T) {
 		admit admitFunc
 	}{
 		{"quota error", func(_ context.Context, from storage.PeerID, size int64) error {
-			asked.Store(fmt.Sprint(from, size))
+			asked.Store(fmt.Sprintf("%s %d", from, size))
 			return storage.E("admit", storage.Quota, errors.New("you have not earned it"))
 		}},
 		{"plain error", func(context.Context, storage.PeerID, int64) error { return errors.New("no") }},
@@ -325,10 +337,24 @@ func TestQuota(t *testing.T) {
 			if e.store.Len() != 0 {
 				t.Fatal("refused fragment stored")
 			}
+			if got, want := asked.Load(), fmt.Sprintf("%s %d", e.client.h.ID(), 6000); tc.name == "quota error" && got != want {
+				t.Fatalf("admitter asked %v, want %v", got, want)
+			}
 		})
 	}
-	if got, want := asked.Load(), fmt.Sprint(storage.PeerID("")); got == want {
-		t.Fatal("admitter not asked")
+
+	// Over TCP, a big refused PUT is answered before its body is read, and
+	// the client stops sending at once instead of waiting for a deadline.
+	e = newEnv(t, realHosts(t, 2), ServiceConfig{Capacity: 1 << 20})
+	ref3, data3 := storetest.Fragment(6, 12<<20)
+	e.client.Deadlines.MinRate = 1 << 10 // a deadline would take hours
+	start := time.Now()
+	wantKind(t, "big Put past capacity", e.remote().Put(ctx, ref3, data3), storage.Quota)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("refusal took %v", took)
+	}
+	if err := e.remote().Put(ctx, ref1, data1); err != nil {
+		t.Fatalf("Put after a refusal: %v", err)
 	}
 }
 
@@ -662,4 +688,11 @@ func TestCloseResetsHandlers(t *testing.T) {
 		t.Fatalf("Close took %v", took)
 	}
 	e.srv.Close()
+}
+
+func TestConformanceTCP(t *testing.T) {
+	storetest.TestFragmentStore(t, func(t *testing.T) storage.FragmentStore {
+		e := newEnv(t, realHosts(t, 2), ServiceConfig{})
+		return corruptible{e.remote(), e.store}
+	}, nil)
 }

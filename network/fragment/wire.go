@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cairn-storage/cairn/storage"
 )
@@ -214,13 +215,35 @@ func readRequest(rd io.Reader) (request, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.Len > 0 {
-		r.Body = make([]byte, r.Len)
-		if _, err := io.ReadFull(rd, r.Body); err != nil {
-			return r, err
+	r.Body, err = readBody(rd, int(r.Len))
+	return r, err
+}
+
+// bodyStep is how much of a body is allocated before its bytes arrive: a
+// body up to it gets one allocation of its exact size; a longer one grows
+// as it comes in, so a peer that declares 16 MiB and sends nothing costs
+// us 1 MiB, not 16.
+const bodyStep = 1 << 20
+
+// readBody reads exactly n bytes (n already checked against its cap).
+func readBody(rd io.Reader, n int) ([]byte, error) {
+	if n <= bodyStep {
+		b := make([]byte, n)
+		_, err := io.ReadFull(rd, b)
+		return b, err
+	}
+	b := make([]byte, 0, bodyStep)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(cap(b), n-len(b)))
+		}
+		m, err := io.ReadFull(rd, b[len(b):min(cap(b), n)])
+		b = b[:len(b)+m]
+		if err != nil {
+			return b, err
 		}
 	}
-	return r, nil
+	return b, nil
 }
 
 // response is one decoded response.
@@ -275,13 +298,8 @@ func readResponse(rd io.Reader, maxBody uint32) (response, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.Len > 0 {
-		r.Body = make([]byte, r.Len)
-		if _, err := io.ReadFull(rd, r.Body); err != nil {
-			return r, err
-		}
-	}
-	return r, nil
+	r.Body, err = readBody(rd, int(r.Len))
+	return r, err
 }
 
 // Info is what a storage peer says about the space it offers.

@@ -222,6 +222,32 @@ func TestOversizeNotAllocated(t *testing.T) {
 	}
 }
 
+func TestReadBody(t *testing.T) {
+	// A peer that declares the cap and sends little costs one step.
+	lie := append((&response{Status: statusOK, Len: MaxFragment}).appendHeader(nil), 1, 2, 3)
+	n := allocated(func() {
+		if _, err := readResponse(bytes.NewReader(lie), MaxFragment); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("short body: %v", err)
+		}
+	})
+	if n > bodyStep+64<<10 {
+		t.Fatalf("a 3-byte body declared as %d allocated %d bytes", MaxFragment, n)
+	}
+	for _, size := range []int{0, 1, bodyStep - 1, bodyStep, bodyStep + 1, 3*bodyStep + 5, MaxFragment} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		got, err := readBody(bytes.NewReader(want), size)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("readBody(%d) = %d bytes, %v", size, len(got), err)
+		}
+		if _, err := readBody(bytes.NewReader(want[:size/2]), size); size > 0 && err == nil {
+			t.Fatalf("readBody(%d) of half: no error", size)
+		}
+	}
+}
+
 func TestReadResponse(t *testing.T) {
 	long := strings.Repeat("x", 300)
 	r := response{Status: statusPermission, Msg: long}
