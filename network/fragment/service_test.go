@@ -445,7 +445,7 @@ func TestLyingServer(t *testing.T) {
 		{"garbage body", frame(statusOK, "", other), get(ref), storage.Corrupt},
 		{"flipped bit", frame(statusOK, "", flip(data)), get(ref), storage.Corrupt},
 		{"empty body", frame(statusOK, "", nil), get(ref), storage.Corrupt},
-		{"body over cap", frame(statusOK, "", nil)[:2:2], get(ref), storage.Unavailable},
+		{"truncated header", frame(statusOK, "", nil)[:2:2], get(ref), storage.Unavailable},
 		{"length over cap", (&response{Status: statusOK, Len: MaxFragment + 1}).appendHeader(nil), get(ref), storage.Corrupt},
 		{"has with body", frame(statusOK, "", []byte{1}), has(ref), storage.Corrupt},
 		{"truncated body", frame(statusOK, "", data)[:1000], get(ref), storage.Unavailable},
