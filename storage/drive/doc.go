@@ -1,0 +1,34 @@
+// Package drive is a user's drive: the namespace of files and folders,
+// the upload journal, and Drive, the façade the daemon and the FUSE drive
+// call (Put, Open, Stat, List, Walk, Mkdir, Remove, Rename, Pending,
+// Resume, Usage).
+//
+// It owns:
+//
+//   - Namespace, the interface callers use for names, and Flat, its
+//     implementation in the node's local KV until the Cryptree folder
+//     nodes replace it. Flat keeps one record per file or folder under a
+//     key made of the parent folder's random id and a keyed hash of the
+//     name, so the KV holds no names in its keys and, since every value is
+//     sealed with the user's metadata key (cryptree.SealRecord, ad = the
+//     KV key), none in its values either; a file's record holds its whole
+//     manifest (which holds chunk keys).
+//   - The upload journal: while Put runs, a sealed header (path, source
+//     file, its size and mtime) and one sealed record per chunk that
+//     landed. Put commits to the namespace only when every chunk is
+//     placed, then deletes the entry; after a crash, Resume re-reads the
+//     source and sends only the chunks the journal does not have.
+//   - Clean, the rules for drive paths (absolute, no NUL, components of at
+//     most MaxName bytes, at most MaxPath bytes in all).
+//
+// Crash safety, the KV key layout and record formats are described in
+// docs/DESIGN.md ("The drive") and in record.go.
+//
+// Errors are *storage.Error with a Kind: Invalid (bad path, wrong kind of
+// entry), NotExist, Exist, CannotDecrypt (a record sealed under another
+// key), Corrupt (a record that opens but does not parse), and the kinds of
+// the KV and of storage/blob (Unavailable, Canceled, IO).
+//
+// Everything here is safe for concurrent use. Entries and manifests
+// returned belong to the caller; nothing passed in is retained.
+package drive
