@@ -65,6 +65,24 @@ func (n *Node) connected(_ network.Network, c network.Conn) {
 	}
 }
 
+// disconnected runs in libp2p's notification goroutine: it must not block.
+func (n *Node) disconnected(_ network.Network, c network.Conn) {
+	if n.ConnectedCount() < bootMinPeers {
+		n.mu.Lock()
+		close(n.bootCh)
+		n.bootCh = make(chan struct{})
+		n.mu.Unlock()
+	}
+}
+
+// bootWake returns a channel that is closed at the next disconnection that
+// leaves the node short of peers.
+func (n *Node) bootWake() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.bootCh
+}
+
 // bootstrapLoop keeps this node joined through one bootstrap peer: it dials
 // until the peer answers and, once joined, redials it with backoff whenever
 // the connection is gone and the node is short of peers.
@@ -73,11 +91,15 @@ func (n *Node) bootstrapLoop(ai peer.AddrInfo) {
 	done := n.ctx.Done()
 	joined := false
 	for {
+		wake := n.bootWake()
 		if n.h.Network().Connectedness(ai.ID) == network.Connected ||
 			(joined && n.ConnectedCount() >= bootMinPeers) {
 			b.Reset()
-			if !sleep(done, jitter(bootCheck)) {
+			select {
+			case <-done:
 				return
+			case <-wake: // a connection closed: look again
+			case <-time.After(jitter(bootCheck)):
 			}
 			continue
 		}

@@ -93,6 +93,9 @@ type Node struct {
 	kickD chan struct{} // wakes the discovery loop
 	kickA chan struct{} // wakes the advertise loop
 
+	// bootCh is closed (and replaced) to wake the bootstrap loops.
+	bootCh chan struct{}
+
 	mu       sync.Mutex
 	inflight map[peer.ID]bool
 	failed   map[peer.ID]*dialFailure
@@ -135,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		dialq:    make(chan peer.AddrInfo, 256),
 		kickD:    make(chan struct{}, 1),
 		kickA:    make(chan struct{}, 1),
+		bootCh:   make(chan struct{}),
 		inflight: make(map[peer.ID]bool),
 		failed:   make(map[peer.ID]*dialFailure),
 	}
@@ -176,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.disc = drouting.NewRoutingDiscovery(n.dht)
 	n.ctx, n.cancel = context.WithCancel(ctx)
 
-	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connected})
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connected, DisconnectedF: n.disconnected})
 
 	if cfg.MDNS {
 		s, err := startMDNS(n)

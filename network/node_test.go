@@ -150,7 +150,7 @@ func TestNewErrors(t *testing.T) {
 func convergeSize(t *testing.T) int {
 	if s := os.Getenv("CAIRN_NET_NODES"); s != "" {
 		v, err := strconv.Atoi(s)
-		if err != nil || v < 2 {
+		if err != nil || v < 1 {
 			t.Fatalf("CAIRN_NET_NODES=%q", s)
 		}
 		return v
@@ -183,12 +183,27 @@ func TestConverge(t *testing.T) {
 		}
 	}
 	if testing.Verbose() {
+		time.Sleep(2 * time.Second) // measure idle, not the join
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		t.Logf("process: %d goroutines (%d per node), heap in use %.1f MiB (%.2f MiB per node)",
+		t.Logf("idle after join: %d goroutines (%d per node), heap in use %.1f MiB (%.2f MiB per node), process RSS %s",
 			runtime.NumGoroutine(), runtime.NumGoroutine()/size,
-			float64(ms.HeapInuse)/(1<<20), float64(ms.HeapInuse)/(1<<20)/float64(size))
+			float64(ms.HeapInuse)/(1<<20), float64(ms.HeapInuse)/(1<<20)/float64(size), rss())
 	}
+}
+
+// rss returns the process's resident set size from /proc, or "?".
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
 
 func freePort(t *testing.T) int {
@@ -262,4 +277,46 @@ func TestCloseReleases(t *testing.T) {
 		return after <= before+tolerance
 	})
 	t.Logf("goroutines: %d before, %d with 3 nodes, %d after Close", before, during, after)
+}
+
+func TestBootstrapPeerRestarts(t *testing.T) {
+	key, err := NewIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	a := newNode(t, Config{Identity: key, Listen: []string{listen}})
+	b := newNode(t, Config{Bootstrap: a.Addrs()})
+	waitFor(t, 10*time.Second, "b joins through a", func() bool { return b.ConnectedCount() == 1 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b notices a is gone", func() bool { return b.ConnectedCount() == 0 })
+	a2 := newNode(t, Config{Identity: key, Listen: []string{listen}})
+	took := waitFor(t, 20*time.Second, "b rejoins the restarted a", func() bool {
+		return b.Host().Network().Connectedness(a2.Host().ID()) == network.Connected
+	})
+	t.Logf("rejoined %v after the bootstrap peer restarted", took.Round(time.Millisecond))
+}
+
+func TestListenDefaults(t *testing.T) {
+	got, err := listenAddrs(Config{Port: 4001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss []string
+	for _, a := range got {
+		ss = append(ss, a.String())
+	}
+	want := []string{"/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1", "/ip6/::/udp/4001/quic-v1"}
+	if !slices.Equal(ss, want) {
+		t.Fatalf("default listen = %v, want %v", ss, want)
+	}
+	if allLoopback(got) {
+		t.Fatal("wildcard addresses counted as loopback")
+	}
+	lo, _ := listenAddrs(Config{Listen: []string{"/ip4/127.0.0.1/tcp/0", "/ip6/::1/udp/0/quic-v1"}})
+	if !allLoopback(lo) {
+		t.Fatal("loopback addresses not recognised: NAT port mapping would probe the LAN")
+	}
 }
