@@ -66,6 +66,7 @@ type Service struct {
 	pending  atomic.Int64 // bytes of admitted PUTs not yet stored
 	stored   atomic.Int64 // with cfg.Used nil: bytes held
 	inflight atomic.Int64 // handlers running, for tests
+	started  atomic.Int64 // handlers started, for tests
 
 	locks [64]sync.Mutex // by ref: owner records and the store change together
 }
@@ -137,6 +138,7 @@ func (s *Service) handle(st network.Stream) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.inflight.Add(1)
+	s.started.Add(1)
 	defer func() {
 		s.inflight.Add(-1)
 		s.wg.Done()
