@@ -1,0 +1,196 @@
+package main
+
+// The local API: HTTP/1.1 over a Unix socket in the home (mode 0600), JSON
+// bodies. Only `cairn daemon` serves it; every other command is a client.
+// Streams: PUT answers with JSON lines (progress, then the entry or an
+// error); GET answers with the file's bytes and, if it fails midway, an
+// error in the Cairn-Error trailer.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// apiError is an error as it crosses the socket.
+type apiError struct {
+	Kind    uint8  `json:"kind"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+func toAPIError(err error) *apiError {
+	ae := &apiError{Kind: uint8(storage.KindOf(err)), Message: err.Error()}
+	var h hinted
+	if errors.As(err, &h) {
+		ae.Hint = h.hint
+	}
+	return ae
+}
+
+func (ae *apiError) err() error {
+	var e error = &storage.Error{Kind: storage.Kind(ae.Kind), Err: errors.New(ae.Message)}
+	if ae.Hint != "" {
+		e = withHint(e, ae.Hint)
+	}
+	return e
+}
+
+// entryJSON is a drive entry on the wire and in `ls --json`.
+type entryJSON struct {
+	Name  string    `json:"name"`
+	Path  string    `json:"path"`
+	Size  int64     `json:"size"`
+	IsDir bool      `json:"is_dir"`
+	Mtime time.Time `json:"mtime"`
+}
+
+// putLine is one line of a PUT response.
+type putLine struct {
+	Progress *progressJSON `json:"progress,omitempty"`
+	Entry    *entryJSON    `json:"entry,omitempty"`
+	Error    *apiError     `json:"error,omitempty"`
+}
+
+type progressJSON struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// socketPath returns where the daemon of home listens. Unix socket paths
+// are limited to ~108 bytes; a longer one moves to the temp folder under a
+// name derived from the home.
+func socketPath(home string) string {
+	p := filepath.Join(home, sockFile)
+	if len(p) < 100 {
+		return p
+	}
+	sum := sha256.Sum256([]byte(home))
+	return filepath.Join(os.TempDir(), "cairn-"+hex.EncodeToString(sum[:8])+".sock")
+}
+
+// client talks to the daemon of a home.
+type client struct {
+	home string
+	http *http.Client
+}
+
+func newClient(home string) *client {
+	sock := socketPath(home)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConnsPerHost: 16,
+		DisableCompression:  true,
+	}
+	return &client{home: home, http: &http.Client{Transport: tr}}
+}
+
+var errNoDaemon = errors.New("no daemon is running for this home")
+
+func (c *client) noDaemon(err error) error {
+	return withHint(storage.Ef("connect", storage.Unavailable, c.home, fmt.Errorf("%w (%v)", errNoDaemon, err)),
+		"start it with 'cairn daemon'")
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (c *client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = strings.NewReader(string(b))
+	}
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return storage.E("read daemon answer", storage.IO, err)
+	}
+	return nil
+}
+
+// send makes a request; a non-2xx answer is decoded into an error.
+func (c *client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
+	u := "http://cairn" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, storage.E("daemon request", storage.Canceled, ctx.Err())
+		}
+		var ne net.Error
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, os.ErrNotExist) {
+			return nil, c.noDaemon(err)
+		}
+		return nil, storage.E("daemon request", storage.Unavailable, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var ae struct {
+			Error *apiError `json:"error"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ae); err != nil || ae.Error == nil {
+			return nil, storage.E("daemon request", storage.Other, fmt.Errorf("daemon answered %s", resp.Status))
+		}
+		return nil, ae.Error.err()
+	}
+	return resp, nil
+}
+
+// writeJSON answers with v.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErr answers with err and a status that says its kind.
+func writeErr(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch storage.KindOf(err) {
+	case storage.Invalid, storage.Exist:
+		status = http.StatusBadRequest
+	case storage.NotExist:
+		status = http.StatusNotFound
+	case storage.Permission:
+		status = http.StatusForbidden
+	case storage.Quota:
+		status = http.StatusInsufficientStorage
+	case storage.Unavailable:
+		status = http.StatusServiceUnavailable
+	case storage.CannotDecrypt, storage.Corrupt:
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, map[string]any{"error": toAPIError(err)})
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// Exit codes of the CLI contract.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitNotFound    = 3
+	exitQuota       = 4
+	exitUnavailable = 5
+	exitIntegrity   = 6
+)
+
+// exitCode maps an error to the contract's exit code, once.
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	switch storage.KindOf(err) {
+	case storage.Invalid:
+		return exitUsage
+	case storage.NotExist:
+		return exitNotFound
+	case storage.Quota:
+		return exitQuota
+	case storage.Unavailable:
+		return exitUnavailable
+	case storage.CannotDecrypt, storage.Corrupt:
+		return exitIntegrity
+	}
+	return exitFailure
+}
+
+// usageError is a mistake in how the command was called.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// hinted attaches advice to an error; report prints it on a "hint:" line.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h hinted) Error() string { return h.err.Error() }
+func (h hinted) Unwrap() error { return h.err }
+
+func withHint(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return hinted{err, hint}
+}
+
+// report prints err as the contract wants it and returns the exit code.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && ec.ExitCode() == 0 {
+		return exitOK
+	}
+	msg := strings.TrimSpace(err.Error())
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	fmt.Fprintf(stderr, "cairn: %s\n", msg)
+	var h hinted
+	hint := ""
+	if errors.As(err, &h) {
+		hint = h.hint
+	} else {
+		hint = defaultHint(err)
+	}
+	if hint != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", hint)
+	}
+	return exitCode(err)
+}
+
+func defaultHint(err error) string {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return "see 'cairn --help' or 'cairn COMMAND --help'"
+	}
+	switch storage.KindOf(err) {
+	case storage.Unavailable:
+		return "check that enough storage peers are running and reachable ('cairn status', 'cairn peers')"
+	case storage.CannotDecrypt:
+		return "the key is wrong or the data was tampered with"
+	case storage.Corrupt:
+		return "stored data failed its integrity check; 'cairn check --repair' may rebuild it"
+	case storage.Quota:
+		return "contribute more storage ('cairn daemon --contribute SIZE') or free some space"
+	}
+	return ""
+}
+
+// Global flags. They may stand before or after the command name.
+var (
+	homeFlag = &cli.StringFlag{Name: "home", Usage: "node home `DIR` (default $CAIRN_HOME, else ~/.cairn)"}
+	jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print one JSON document (or JSON lines) on stdout"}
+	passFlag = &cli.StringFlag{Name: "passphrase-file", Usage: "read the keyring passphrase from `FILE`"}
+)
+
+var globalFlags = []cli.Flag{homeFlag, jsonFlag, passFlag}
+
+// env is what every command gets: streams, the home, output mode.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:                 "cairn",
+		Usage:                "peer-to-peer encrypted storage",
+		Flags:                globalFlags,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Reader:               e.stdin,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		Commands: []*cli.Command{
+			cmdInit(e), cmdDaemon(e), cmdID(e), cmdStatus(e), cmdPeers(e),
+			cmdPut(e), cmdGet(e), cmdLs(e), cmdMkdir(e), cmdRm(e), cmdMv(e),
+			cmdTestnet(e), cmdDemo(e),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(e.stderr, "cairn: no such command %q\nhint: see 'cairn --help'\n", name)
+		},
+	}
+	for _, c := range app.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
+}
+
+// run is main without os.Exit, for tests.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	app := newApp(e)
+	args = reorder(app, args)
+	notFound := false
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		notFound = true
+		fmt.Fprintf(stderr, "cairn: no such command %q\nhint: see 'cairn --help'\n", name)
+	}
+	err := app.Run(args)
+	if notFound {
+		return exitUsage
+	}
+	return report(stderr, err)
+}
+
+// reorder moves flags that follow positional arguments in front of them
+// (`cairn share /x --with U` parses like `cairn share --with U /x`) and
+// global flags given after the command name in front of it, since the
+// flag package stops at the first positional argument.
+func reorder(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	isGlobal, globalTakes := flagTable(app.Flags)
+	out := []string{args[0]}
+	i := 1
+	// Global flags before the command.
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" {
+		out = append(out, args[i])
+		name := flagName(args[i])
+		if globalTakes[name] && !strings.Contains(args[i], "=") && i+1 < len(args) {
+			out = append(out, args[i+1])
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return out
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	_, cmdTakes := flagTable(cmd.Flags)
+	var globals, flags, pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name := flagName(a)
+		takes := cmdTakes[name]
+		dst := &flags
+		if _, own := cmdTakes[name]; !own && isGlobal[name] {
+			dst = &globals
+			takes = globalTakes[name]
+		}
+		*dst = append(*dst, a)
+		if takes && !strings.Contains(a, "=") && j+1 < len(rest) {
+			*dst = append(*dst, rest[j+1])
+			j++
+		}
+	}
+	out = append(out, globals...)
+	out = append(out, args[i])
+	out = append(out, flags...)
+	return append(out, pos...)
+}
+
+// flagTable lists flag names and whether each takes a value.
+func flagTable(flags []cli.Flag) (known, takesValue map[string]bool) {
+	known, takesValue = map[string]bool{}, map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			known[n] = true
+			takesValue[n] = !isBool
+		}
+	}
+	return known, takesValue
+}
+
+func flagName(a string) string {
+	a = strings.TrimLeft(a, "-")
+	if k := strings.IndexByte(a, '='); k >= 0 {
+		a = a[:k]
+	}
+	return a
+}
+
+// wantJSON reports whether --json was given anywhere.
+func wantJSON(c *cli.Context) bool {
+	for _, x := range c.Lineage() {
+		if x.Bool("json") {
+			return true
+		}
+	}
+	return false
+}
+
+// homeDir resolves --home, $CAIRN_HOME, ~/.cairn.
+func homeDir(c *cli.Context) (string, error) {
+	h := ""
+	for _, x := range c.Lineage() {
+		if v := x.String("home"); v != "" {
+			h = v
+			break
+		}
+	}
+	if h == "" {
+		h = os.Getenv("CAIRN_HOME")
+	}
+	if h == "" {
+		u, err := os.UserHomeDir()
+		if err != nil {
+			return "", withHint(usagef("cannot find a home for cairn: %v", err), "give --home DIR or set CAIRN_HOME")
+		}
+		h = filepath.Join(u, ".cairn")
+	}
+	return filepath.Abs(h)
+}
+
+func passphraseFile(c *cli.Context) string {
+	for _, x := range c.Lineage() {
+		if v := x.String("passphrase-file"); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,567 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/drive"
+)
+
+const (
+	defaultContribute = "2GiB"
+	defaultGrace      = "1GiB"
+)
+
+func cmdDaemon(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "daemon",
+		Usage: "run the node in the foreground until SIGINT/SIGTERM",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "listen", Usage: "listen on `MULTIADDR` (repeatable; default TCP and QUIC on all interfaces)"},
+			&cli.StringSliceFlag{Name: "bootstrap", Usage: "join the network through `MULTIADDR` (repeatable)"},
+			&cli.StringFlag{Name: "contribute", Usage: "disk `SIZE` offered to others, like 500MiB or 2GB (default " + defaultContribute + ")"},
+			&cli.StringFlag{Name: "grace", Usage: "`SIZE` this node keeps for a peer that has earned nothing with it yet (default " + defaultGrace + ")"},
+			&cli.BoolFlag{Name: "mdns", Value: true, Usage: "find peers on the local network by mDNS"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("daemon takes no arguments")
+			}
+			return runDaemon(c, e)
+		},
+	}
+}
+
+func runDaemon(c *cli.Context, e *env) error {
+	home, err := homeDir(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(home)
+	if err != nil {
+		return err
+	}
+	cl := newClient(home)
+	if err := cl.do(c.Context, "GET", "/v1/id", nil, nil, nil); err == nil {
+		return withHint(usagef("a daemon is already running for %s", home), "stop it first, or use another --home")
+	}
+	kr, err := openKeyring(c, e, home)
+	if err != nil {
+		return err
+	}
+	ident, _, err := nodeIdentity(home)
+	if err != nil {
+		return err
+	}
+	pick := func(flag string, conf []string) []string {
+		if v := c.StringSlice(flag); len(v) > 0 {
+			return v
+		}
+		return conf
+	}
+	sizeOf := func(flag, conf, def string) (int64, error) {
+		s := c.String(flag)
+		if s == "" {
+			s = conf
+		}
+		if s == "" {
+			s = def
+		}
+		n, err := parseSize(s)
+		if err != nil {
+			return 0, withHint(err, "--"+flag+" takes a size like 500MiB or 2GB")
+		}
+		return n, nil
+	}
+	contribute, err := sizeOf("contribute", cfg.Contribute, defaultContribute)
+	if err != nil {
+		return err
+	}
+	grace, err := sizeOf("grace", cfg.Grace, defaultGrace)
+	if err != nil {
+		return err
+	}
+	mdns := c.Bool("mdns")
+	if !c.IsSet("mdns") && cfg.MDNS != nil {
+		mdns = *cfg.MDNS
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logf := daemonLogger()
+	n, err := startNode(ctx, nodeConfig{
+		Home: home, Identity: ident, Keyring: kr,
+		Listen: pick("listen", cfg.Listen), Bootstrap: pick("bootstrap", cfg.Bootstrap),
+		MDNS: mdns, Contribute: contribute, Grace: grace, Logf: logf,
+		WaitPeers: 20 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	up := newUptime(ctx, n.db.KV("node"), time.Unix(cfg.Created, 0))
+	d := &daemon{n: n, home: home, up: up, contribute: contribute, userID: kr.UserID(), logf: logf}
+
+	sock := socketPath(home)
+	_ = os.Remove(sock) // a stale socket from a crash: we checked no daemon answers
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return storage.E("listen on local socket", storage.IO, err)
+	}
+	_ = os.Chmod(sock, 0o600)
+	if sock != filepath.Join(home, sockFile) {
+		_ = os.WriteFile(filepath.Join(home, sockAddr), []byte(sock+"\n"), 0o600)
+	}
+	srv := &http.Server{Handler: d.routes(), BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() { _ = srv.Serve(ln) }()
+
+	logf("cairn daemon: user %s, peer %s, contributing %s", kr.UserID(), n.net.ID(), formatSize(contribute))
+	for _, a := range n.net.Addrs() {
+		logf("listening on %s", a)
+	}
+	// Finish uploads a crash interrupted.
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		resumed, dropped, err := n.drive.Resume(ctx, logf)
+		if err != nil && ctx.Err() == nil {
+			logf("resuming journaled uploads: %v", err)
+		} else if resumed+dropped > 0 {
+			logf("journal: %d interrupted uploads resumed, %d dropped", resumed, dropped)
+		}
+	}()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				up.save(ctx)
+			}
+		}
+	}()
+
+	<-ctx.Done()
+	logf("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	d.wg.Wait()
+	up.save(context.Background())
+	_ = os.Remove(sock)
+	n.Close()
+	logf("stopped")
+	return nil
+}
+
+// daemon serves the local API.
+type daemon struct {
+	n          *node
+	home       string
+	up         *uptime
+	contribute int64
+	userID     string
+	logf       func(string, ...any)
+	wg         sync.WaitGroup
+}
+
+func (d *daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/id", d.handleID)
+	mux.HandleFunc("GET /v1/status", d.handleStatus)
+	mux.HandleFunc("GET /v1/peers", d.handlePeers)
+	mux.HandleFunc("POST /v1/put", d.handlePut)
+	mux.HandleFunc("GET /v1/get", d.handleGet)
+	mux.HandleFunc("GET /v1/stat", d.handleStat)
+	mux.HandleFunc("GET /v1/ls", d.handleLs)
+	mux.HandleFunc("POST /v1/mkdir", d.handleMkdir)
+	mux.HandleFunc("POST /v1/rm", d.handleRm)
+	mux.HandleFunc("POST /v1/mv", d.handleMv)
+	return mux
+}
+
+type idJSON struct {
+	UserID string   `json:"user_id"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+}
+
+func (d *daemon) handleID(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, idJSON{UserID: d.userID, PeerID: string(d.n.net.ID()), Addrs: d.n.net.Addrs()})
+}
+
+type statusJSON struct {
+	PeerID               string  `json:"peer_id"`
+	UserID               string  `json:"user_id"`
+	Peers                int     `json:"peers"`
+	StoragePeers         int     `json:"storage_peers"`
+	ContributedBytes     int64   `json:"contributed_bytes"`
+	StoredForOthersBytes int64   `json:"stored_for_others_bytes"`
+	UsedBytes            int64   `json:"used_bytes"`
+	FileBytes            int64   `json:"file_bytes"`
+	Files                int     `json:"files"`
+	QuotaBytes           int64   `json:"quota_bytes"`
+	Availability         float64 `json:"availability"`
+	PendingUploads       int     `json:"pending_uploads"`
+	RepairQueue          int     `json:"repair_queue"`
+	UptimeSeconds        int64   `json:"uptime_seconds"`
+}
+
+func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	files, size, stored, err := d.n.drive.Usage(ctx)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	pending, err := d.n.drive.Pending(ctx)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	peers, _ := d.n.net.Peers(ctx, fragmentProtocol)
+	avail := d.up.fraction()
+	writeJSON(w, 200, statusJSON{
+		PeerID:               string(d.n.net.ID()),
+		UserID:               d.userID,
+		Peers:                d.n.net.ConnectedCount(),
+		StoragePeers:         len(peers),
+		ContributedBytes:     d.contribute,
+		StoredForOthersBytes: d.n.db.Fragments().Bytes(),
+		UsedBytes:            stored,
+		FileBytes:            size,
+		Files:                files,
+		QuotaBytes:           int64(float64(d.contribute) * avail),
+		Availability:         avail,
+		PendingUploads:       len(pending),
+		RepairQueue:          0,
+		UptimeSeconds:        int64(time.Since(d.n.started) / time.Second),
+	})
+}
+
+type peerJSON struct {
+	PeerID       string  `json:"peer_id"`
+	Score        float64 `json:"score"`
+	AuditsPassed int     `json:"audits_passed"`
+	AuditsFailed int     `json:"audits_failed"`
+	Availability float64 `json:"availability"`
+	Excluded     bool    `json:"excluded"`
+	Net          string  `json:"net,omitempty"`
+}
+
+func (d *daemon) handlePeers(w http.ResponseWriter, r *http.Request) {
+	peers, err := d.n.net.Peers(r.Context(), fragmentProtocol)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := make([]peerJSON, 0, len(peers))
+	for _, p := range peers {
+		// No audits yet (reputation comes later): every peer has the
+		// neutral prior score of a Beta(1,1) and is seen now.
+		out = append(out, peerJSON{PeerID: string(p.ID), Score: 0.5, Availability: 1, Net: p.Net})
+	}
+	writeJSON(w, 200, out)
+}
+
+func queryPath(r *http.Request, name string) (string, error) {
+	return drive.Clean(r.URL.Query().Get(name))
+}
+
+func entryOf(e drive.Entry) entryJSON {
+	return entryJSON{Name: e.Name(), Path: e.Path, Size: e.Size, IsDir: e.IsDir, Mtime: e.Mtime.UTC()}
+}
+
+// handlePut uploads a file: from the local file named by ?source= (read by
+// the daemon itself, which lets the journal resume it after a crash), or
+// from the request body. It answers with JSON lines.
+func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
+	p, err := queryPath(r, "path")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	q := r.URL.Query()
+	opts := drive.PutOptions{}
+	if ns := q.Get("mtime"); ns != "" {
+		v, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			writeErr(w, storage.E("put", storage.Invalid, fmt.Errorf("bad mtime %q", ns)))
+			return
+		}
+		opts.Mtime = time.Unix(0, v)
+	}
+	src := r.Body
+	if s := q.Get("source"); s != "" {
+		if !filepath.IsAbs(s) {
+			writeErr(w, storage.E("put", storage.Invalid, fmt.Errorf("source %q is not an absolute path", s)))
+			return
+		}
+		f, err := os.Open(s)
+		if err != nil {
+			kind := storage.IO
+			if errors.Is(err, os.ErrNotExist) {
+				kind = storage.NotExist
+			} else if errors.Is(err, os.ErrPermission) {
+				kind = storage.Permission
+			}
+			writeErr(w, storage.E("put: open source", kind, err))
+			return
+		}
+		defer f.Close()
+		src, opts.Source = f, s
+		if fi, err := f.Stat(); err == nil && opts.Mtime.IsZero() {
+			opts.Mtime = fi.ModTime()
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(200)
+	fl, _ := w.(http.Flusher)
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	send := func(l putLine) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(l)
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	pr := &tickProgress{every: 200 * time.Millisecond, send: func(done, total int64) {
+		send(putLine{Progress: &progressJSON{Done: done, Total: total}})
+	}}
+	opts.Progress = pr
+	e, err := d.n.drive.Put(r.Context(), p, src, opts)
+	if err != nil {
+		d.logf("put %s: %v", p, err)
+		send(putLine{Error: toAPIError(err)})
+		return
+	}
+	pr.flush()
+	ej := entryOf(e)
+	send(putLine{Entry: &ej})
+}
+
+// tickProgress is a storage.Progress that reports at most every `every`.
+type tickProgress struct {
+	every time.Duration
+	send  func(done, total int64)
+
+	mu          sync.Mutex
+	done, total int64
+	last        time.Time
+}
+
+func (t *tickProgress) SetTotal(n int64) {
+	t.mu.Lock()
+	t.total = n
+	t.mu.Unlock()
+}
+
+func (t *tickProgress) Add(n int64) {
+	t.mu.Lock()
+	t.done += n
+	due := time.Since(t.last) >= t.every
+	if due {
+		t.last = time.Now()
+	}
+	done, total := t.done, t.total
+	t.mu.Unlock()
+	if due {
+		t.send(done, total)
+	}
+}
+
+func (t *tickProgress) flush() {
+	t.mu.Lock()
+	done, total := t.done, t.total
+	t.mu.Unlock()
+	t.send(done, total)
+}
+
+func (d *daemon) handleGet(w http.ResponseWriter, r *http.Request) {
+	p, err := queryPath(r, "path")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	rd, e, err := d.n.drive.Open(r.Context(), p)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cairn-Size", strconv.FormatInt(e.Size, 10))
+	w.Header().Set("Trailer", "Cairn-Error")
+	w.WriteHeader(200)
+	if _, err := rd.WriteTo(w); err != nil {
+		d.logf("get %s: %v", p, err)
+		b, _ := json.Marshal(toAPIError(err))
+		w.Header().Set("Cairn-Error", string(b))
+	}
+}
+
+func (d *daemon) handleStat(w http.ResponseWriter, r *http.Request) {
+	p, err := queryPath(r, "path")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	e, err := d.n.drive.Stat(r.Context(), p)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, entryOf(e))
+}
+
+func (d *daemon) handleLs(w http.ResponseWriter, r *http.Request) {
+	p, err := queryPath(r, "path")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := []entryJSON{}
+	if r.URL.Query().Get("recursive") == "1" {
+		st, err := d.n.drive.Stat(r.Context(), p)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		if !st.IsDir {
+			writeJSON(w, 200, []entryJSON{entryOf(st)})
+			return
+		}
+		err = d.n.drive.Walk(r.Context(), p, func(e drive.Entry) error {
+			out = append(out, entryOf(e))
+			return nil
+		})
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+	} else {
+		es, err := d.n.drive.List(r.Context(), p)
+		if err != nil {
+			if storage.KindOf(err) == storage.Invalid {
+				// ls of a file lists the file.
+				if st, serr := d.n.drive.Stat(r.Context(), p); serr == nil && !st.IsDir {
+					writeJSON(w, 200, []entryJSON{entryOf(st)})
+					return
+				}
+			}
+			writeErr(w, err)
+			return
+		}
+		for _, e := range es {
+			out = append(out, entryOf(e))
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+type mkdirReq struct {
+	Path    string `json:"path"`
+	Parents bool   `json:"parents"`
+}
+
+type rmReq struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive"`
+}
+
+type mvReq struct {
+	Src string `json:"src"`
+	Dst string `json:"dst"`
+}
+
+func decodeBody(r *http.Request, v any) error {
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
+		return storage.E("decode request", storage.Invalid, err)
+	}
+	return nil
+}
+
+func (d *daemon) handleMkdir(w http.ResponseWriter, r *http.Request) {
+	var req mkdirReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := drive.Clean(req.Path)
+	if err == nil {
+		err = d.n.drive.Mkdir(r.Context(), p, req.Parents)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"path": p})
+}
+
+func (d *daemon) handleRm(w http.ResponseWriter, r *http.Request) {
+	var req rmReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := drive.Clean(req.Path)
+	var removed []drive.Entry
+	if err == nil {
+		removed, err = d.n.drive.Remove(r.Context(), p, req.Recursive)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := []entryJSON{}
+	for _, e := range removed {
+		out = append(out, entryOf(e))
+	}
+	writeJSON(w, 200, out)
+}
+
+func (d *daemon) handleMv(w http.ResponseWriter, r *http.Request) {
+	var req mvReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	src, err := drive.Clean(req.Src)
+	var dst string
+	if err == nil {
+		dst, err = drive.Clean(req.Dst)
+	}
+	if err == nil {
+		// As mv(1): moving onto an existing folder moves into it.
+		if st, serr := d.n.drive.Stat(r.Context(), dst); serr == nil && st.IsDir {
+			dst = path.Join(dst, path.Base(src))
+		}
+		err = d.n.drive.Rename(r.Context(), src, dst)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"src": src, "dst": dst})
+}

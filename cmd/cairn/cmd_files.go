@@ -1,0 +1,550 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// parallelFiles is how many files of a tree move at once.
+const parallelFiles = 4
+
+func cmdPut(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "put",
+		Usage:     "upload a file, a directory (recursively) or - (stdin)",
+		ArgsUsage: "LOCAL REMOTE",
+		Flags:     []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("put takes LOCAL and REMOTE")
+			}
+			home, err := homeDir(c)
+			if err != nil {
+				return err
+			}
+			cl := newClient(home)
+			local, remote := c.Args().Get(0), c.Args().Get(1)
+			b := newBar(e.stderr, "put")
+			res, err := putAny(c.Context, cl, local, remote, b, e.stdin)
+			b.finish()
+			if err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				return json.NewEncoder(e.stdout).Encode(res)
+			}
+			if res.Files == 1 && res.Dirs == 0 {
+				fmt.Fprintf(e.stdout, "stored %s (%s)\n", res.Path, formatSize(res.Bytes))
+			} else {
+				fmt.Fprintf(e.stdout, "stored %s: %d files, %d folders, %s\n", res.Path, res.Files, res.Dirs, formatSize(res.Bytes))
+			}
+			return nil
+		},
+	}
+}
+
+type putResult struct {
+	Path  string `json:"path"`
+	Files int    `json:"files"`
+	Dirs  int    `json:"dirs"`
+	Bytes int64  `json:"bytes"`
+}
+
+// remoteIsDir reports whether p exists in the drive as a folder.
+func remoteIsDir(ctx context.Context, cl *client, p string) bool {
+	var st entryJSON
+	err := cl.do(ctx, "GET", "/v1/stat", url.Values{"path": {p}}, nil, &st)
+	return err == nil && st.IsDir
+}
+
+func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin io.Reader) (*putResult, error) {
+	if !strings.HasPrefix(remote, "/") {
+		return nil, withHint(usagef("remote path %q is not absolute", remote), "drive paths start with /, like /docs/a.txt")
+	}
+	if local == "-" {
+		if strings.HasSuffix(remote, "/") {
+			return nil, usagef("put - needs a file name, not a folder: %s", remote)
+		}
+		e, err := putStream(ctx, cl, stdin, remote, b)
+		if err != nil {
+			return nil, err
+		}
+		return &putResult{Path: e.Path, Files: 1, Bytes: e.Size}, nil
+	}
+	abs, err := filepath.Abs(local)
+	if err != nil {
+		return nil, usagef("bad local path %q: %v", local, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, storage.Ef("put", storage.NotExist, local, errors.New("no such local file or folder"))
+		}
+		return nil, storage.Ef("put", storage.IO, local, err)
+	}
+	if strings.HasSuffix(remote, "/") || remoteIsDir(ctx, cl, remote) {
+		remote = path.Join(remote, filepath.Base(abs))
+	}
+	remote = path.Clean(remote)
+	if !fi.IsDir() {
+		b.addTotal(fi.Size())
+		e, err := putFile(ctx, cl, abs, remote, b)
+		if err != nil {
+			return nil, err
+		}
+		return &putResult{Path: e.Path, Files: 1, Bytes: e.Size}, nil
+	}
+	return putTree(ctx, cl, abs, remote, b)
+}
+
+// putTree uploads a local folder: folders first (so empty ones exist
+// too), then files, parallelFiles at a time.
+func putTree(ctx context.Context, cl *client, root, remote string, b *bar) (*putResult, error) {
+	res := &putResult{Path: remote}
+	type job struct{ local, remote string }
+	var files []job
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rp := path.Join(remote, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			res.Dirs++
+			return cl.do(ctx, "POST", "/v1/mkdir", nil, mkdirReq{Path: rp, Parents: true}, nil)
+		case d.Type().IsRegular():
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			b.addTotal(fi.Size())
+			files = append(files, job{p, rp})
+		}
+		return nil // symlinks, devices: skipped
+	})
+	if err != nil {
+		return nil, walkErr(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for i := 0; i < parallelFiles; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				e, err := putFile(ctx, cl, j.local, j.remote, b)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("%s: %w", j.local, err)
+					cancel()
+				}
+				if err == nil {
+					res.Files++
+					res.Bytes += e.Size
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range files {
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return res, nil
+}
+
+func walkErr(err error) error {
+	if storage.KindOf(err) != storage.Other {
+		return err
+	}
+	return storage.E("read local folder", storage.IO, err)
+}
+
+// putFile asks the daemon to upload a local file it reads itself.
+func putFile(ctx context.Context, cl *client, local, remote string, b *bar) (*entryJSON, error) {
+	q := url.Values{"path": {remote}, "source": {local}}
+	return putRequest(ctx, cl, q, nil, b)
+}
+
+// putStream sends the bytes of r to the daemon.
+func putStream(ctx context.Context, cl *client, r io.Reader, remote string, b *bar) (*entryJSON, error) {
+	q := url.Values{"path": {remote}, "mtime": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
+	return putRequest(ctx, cl, q, io.NopCloser(r), b)
+}
+
+func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, b *bar) (*entryJSON, error) {
+	resp, err := cl.send(ctx, "POST", "/v1/put", q, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var last int64
+	for sc.Scan() {
+		var l putLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, storage.E("read daemon answer", storage.IO, err)
+		}
+		switch {
+		case l.Error != nil:
+			return nil, l.Error.err()
+		case l.Entry != nil:
+			b.add(l.Entry.Size - last)
+			b.fileDone()
+			return l.Entry, nil
+		case l.Progress != nil:
+			b.add(l.Progress.Done - last)
+			last = l.Progress.Done
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, storage.E("put", storage.Canceled, ctx.Err())
+	}
+	return nil, withHint(storage.E("put", storage.Unavailable, errors.New("the daemon stopped answering before the upload finished")),
+		"if the daemon was restarted, the upload resumes from its journal; check 'cairn status'")
+}
+
+func cmdGet(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "download a file or folder; LOCAL may be - (stdout)",
+		ArgsUsage: "REMOTE LOCAL",
+		Flags:     []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("get takes REMOTE and LOCAL")
+			}
+			home, err := homeDir(c)
+			if err != nil {
+				return err
+			}
+			cl := newClient(home)
+			remote, local := c.Args().Get(0), c.Args().Get(1)
+			if strings.HasPrefix(remote, "cairn://") {
+				return withHint(usagef("links are not supported yet"), "sharing arrives with the Cryptree release")
+			}
+			var st entryJSON
+			if err := cl.do(c.Context, "GET", "/v1/stat", url.Values{"path": {remote}}, nil, &st); err != nil {
+				return err
+			}
+			b := newBar(e.stderr, "get")
+			var res *putResult
+			if local == "-" {
+				if st.IsDir {
+					return usagef("%s is a folder: cannot write it to stdout", remote)
+				}
+				b.addTotal(st.Size)
+				n, gerr := getFile(c.Context, cl, st.Path, e.stdout, b)
+				err, res = gerr, &putResult{Path: st.Path, Files: 1, Bytes: n}
+			} else {
+				res, err = getAny(c.Context, cl, st, local, b)
+			}
+			b.finish()
+			if err != nil {
+				return err
+			}
+			if wantJSON(c) && local != "-" {
+				return json.NewEncoder(e.stdout).Encode(res)
+			}
+			if local != "-" {
+				fmt.Fprintf(e.stdout, "fetched %s: %d files, %s\n", res.Path, res.Files, formatSize(res.Bytes))
+			}
+			return nil
+		},
+	}
+}
+
+func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar) (*putResult, error) {
+	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
+		local = filepath.Join(local, st.Name)
+	}
+	if !st.IsDir {
+		b.addTotal(st.Size)
+		n, err := getToFile(ctx, cl, st.Path, local, b)
+		if err != nil {
+			return nil, err
+		}
+		return &putResult{Path: local, Files: 1, Bytes: n}, nil
+	}
+	var all []entryJSON
+	if err := cl.do(ctx, "GET", "/v1/ls", url.Values{"path": {st.Path}, "recursive": {"1"}}, nil, &all); err != nil {
+		return nil, err
+	}
+	res := &putResult{Path: local, Dirs: 1}
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		return nil, storage.E("get", storage.IO, err)
+	}
+	var files []entryJSON
+	for _, en := range all {
+		rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
+		dst := filepath.Join(local, filepath.FromSlash(rel))
+		if en.IsDir {
+			res.Dirs++
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return nil, storage.E("get", storage.IO, err)
+			}
+			continue
+		}
+		b.addTotal(en.Size)
+		files = append(files, en)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan entryJSON)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for i := 0; i < parallelFiles; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for en := range jobs {
+				rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
+				n, err := getToFile(ctx, cl, en.Path, filepath.Join(local, filepath.FromSlash(rel)), b)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("%s: %w", en.Path, err)
+					cancel()
+				}
+				if err == nil {
+					res.Files++
+					res.Bytes += n
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, en := range files {
+		select {
+		case jobs <- en:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return res, nil
+}
+
+// getToFile downloads into a temporary file beside dst and renames it into
+// place only when every byte arrived and verified.
+func getToFile(ctx context.Context, cl *client, remote, dst string, b *bar) (int64, error) {
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, storage.E("get", storage.IO, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".cairn-*")
+	if err != nil {
+		return 0, storage.E("get", storage.IO, err)
+	}
+	n, err := getFile(ctx, cl, remote, f, b)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = storage.E("get", storage.IO, cerr)
+	}
+	if err == nil {
+		if rerr := os.Rename(f.Name(), dst); rerr != nil {
+			err = storage.E("get", storage.IO, rerr)
+		}
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return 0, err
+	}
+	return n, nil
+}
+
+// getFile streams a remote file into w.
+func getFile(ctx context.Context, cl *client, remote string, w io.Writer, b *bar) (int64, error) {
+	resp, err := cl.send(ctx, "GET", "/v1/get", url.Values{"path": {remote}}, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, &countReader{r: resp.Body, b: b})
+	if err != nil {
+		if ctx.Err() != nil {
+			return n, storage.E("get", storage.Canceled, ctx.Err())
+		}
+		var ce interface{ Error() string }
+		if errors.As(err, &ce) && strings.Contains(err.Error(), "write") {
+			return n, storage.E("get: write", storage.IO, err)
+		}
+	}
+	if t := resp.Trailer.Get("Cairn-Error"); t != "" {
+		var ae apiError
+		if json.Unmarshal([]byte(t), &ae) == nil {
+			return n, ae.err()
+		}
+		return n, storage.E("get", storage.Other, errors.New(t))
+	}
+	if err != nil {
+		return n, storage.E("get", storage.Unavailable, err)
+	}
+	if want, perr := strconv.ParseInt(resp.Header.Get("Cairn-Size"), 10, 64); perr == nil && want != n {
+		return n, storage.E("get", storage.Unavailable, fmt.Errorf("got %d of %d bytes", n, want))
+	}
+	return n, nil
+}
+
+type countReader struct {
+	r io.Reader
+	b *bar
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.b.add(int64(n))
+	return n, err
+}
+
+func cmdLs(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "ls",
+		Usage:     "list a folder (default /)",
+		ArgsUsage: "[REMOTE]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "l", Usage: "long listing: type, size, modification time"},
+			&cli.BoolFlag{Name: "r", Usage: "recursive"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 1 {
+				return usagef("ls takes at most one REMOTE")
+			}
+			home, err := homeDir(c)
+			if err != nil {
+				return err
+			}
+			p := "/"
+			if c.NArg() == 1 {
+				p = c.Args().First()
+			}
+			q := url.Values{"path": {p}}
+			if c.Bool("r") {
+				q.Set("recursive", "1")
+			}
+			var es []entryJSON
+			if err := newClient(home).do(c.Context, "GET", "/v1/ls", q, nil, &es); err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				return json.NewEncoder(e.stdout).Encode(es)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			for _, en := range es {
+				name := en.Name
+				if c.Bool("r") {
+					name = strings.TrimPrefix(strings.TrimPrefix(en.Path, path.Clean(p)), "/")
+				}
+				if en.IsDir {
+					name += "/"
+				}
+				if c.Bool("l") {
+					kind := "-"
+					if en.IsDir {
+						kind = "d"
+					}
+					fmt.Fprintf(w, "%s\t%d\t %s\t %s\t\n", kind, en.Size, en.Mtime.Local().Format("2006-01-02 15:04"), name)
+				} else {
+					fmt.Fprintln(e.stdout, name)
+				}
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func cmdMkdir(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "mkdir",
+		Usage:     "make a folder",
+		ArgsUsage: "REMOTE",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "p", Usage: "make parents as needed; no error if it exists"}, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("mkdir takes one REMOTE")
+			}
+			return simple(c, e, "/v1/mkdir", mkdirReq{Path: c.Args().First(), Parents: c.Bool("p")})
+		},
+	}
+}
+
+func cmdRm(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "rm",
+		Usage:     "remove a file, or a folder with -r",
+		ArgsUsage: "REMOTE",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "r", Usage: "remove a folder and everything in it"}, jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("rm takes one REMOTE")
+			}
+			return simple(c, e, "/v1/rm", rmReq{Path: c.Args().First(), Recursive: c.Bool("r")})
+		},
+	}
+}
+
+func cmdMv(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "mv",
+		Usage:     "move or rename a file or folder",
+		ArgsUsage: "SRC DST",
+		Flags:     []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("mv takes SRC and DST")
+			}
+			return simple(c, e, "/v1/mv", mvReq{Src: c.Args().Get(0), Dst: c.Args().Get(1)})
+		},
+	}
+}
+
+// simple posts a JSON request and prints the JSON answer with --json.
+func simple(c *cli.Context, e *env, endpoint string, req any) error {
+	home, err := homeDir(c)
+	if err != nil {
+		return err
+	}
+	var out json.RawMessage
+	if err := newClient(home).do(c.Context, "POST", endpoint, nil, req, &out); err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		_, err := fmt.Fprintf(e.stdout, "%s\n", strings.TrimSpace(string(out)))
+		return err
+	}
+	return nil
+}

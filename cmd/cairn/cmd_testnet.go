@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+func cmdTestnet(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "testnet",
+		Usage: "run N storage peers on loopback until interrupted; prints a bootstrap multiaddr",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "peers", Value: 16, Usage: "how many storage peers"},
+			&cli.StringFlag{Name: "dir", Usage: "keep the peers' databases in `DIR` (default: a temporary folder, removed at exit)"},
+			&cli.StringFlag{Name: "contribute", Value: "4GiB", Usage: "disk `SIZE` each peer offers"},
+			&cli.StringFlag{Name: "grace", Value: "4GiB", Usage: "`SIZE` each peer keeps for a newcomer"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			n := c.Int("peers")
+			if n < 1 || n > 200 {
+				return usagef("--peers must be between 1 and 200")
+			}
+			contribute, err := parseSize(c.String("contribute"))
+			if err != nil {
+				return err
+			}
+			grace, err := parseSize(c.String("grace"))
+			if err != nil {
+				return err
+			}
+			dir := c.String("dir")
+			if dir == "" {
+				dir, err = os.MkdirTemp("", "cairn-testnet-")
+				if err != nil {
+					return storage.E("testnet", storage.IO, err)
+				}
+				defer os.RemoveAll(dir)
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			peers, err := startPeers(ctx, dir, n, contribute, grace, nil)
+			if err != nil {
+				return err
+			}
+			defer closePeers(peers)
+			boot := bootstrapAddr(peers[0])
+			if wantJSON(c) {
+				ids := make([]string, len(peers))
+				for i, p := range peers {
+					ids[i] = string(p.net.ID())
+				}
+				fmt.Fprintf(e.stdout, `{"bootstrap":%q,"peers":%d,"dir":%q}`+"\n", boot, len(peers), dir)
+			} else {
+				fmt.Fprintf(e.stderr, "cairn testnet: %d storage peers on 127.0.0.1 (data in %s); Ctrl-C stops them\n", n, dir)
+				fmt.Fprintf(e.stderr, "join with: cairn daemon --bootstrap %s\n", boot)
+				fmt.Fprintln(e.stdout, boot)
+			}
+			<-ctx.Done()
+			fmt.Fprintln(e.stderr, "stopping")
+			return nil
+		},
+	}
+}
+
+// startPeers starts n storage-only nodes on 127.0.0.1 with their databases
+// under dir, all bootstrapping from the first.
+func startPeers(ctx context.Context, dir string, n int, contribute, grace int64, logf func(string, ...any)) ([]*node, error) {
+	peers := make([]*node, n)
+	start := func(i int, boot []string) error {
+		ident, err := network.NewIdentity()
+		if err != nil {
+			return err
+		}
+		home := filepath.Join(dir, fmt.Sprintf("peer-%02d", i))
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return storage.E("testnet", storage.IO, err)
+		}
+		p, err := startNode(ctx, nodeConfig{
+			Home: home, Identity: ident,
+			Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
+			Bootstrap: boot, Contribute: contribute, Grace: grace, Logf: logf,
+		})
+		if err != nil {
+			return err
+		}
+		peers[i] = p
+		return nil
+	}
+	if err := start(0, nil); err != nil {
+		return nil, err
+	}
+	boot := []string{bootstrapAddr(peers[0])}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- start(i, boot)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			closePeers(peers)
+			return nil, err
+		}
+	}
+	return peers, nil
+}
+
+func closePeers(peers []*node) {
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		if p != nil {
+			wg.Add(1)
+			go func(p *node) { defer wg.Done(); p.Close() }(p)
+		}
+	}
+	wg.Wait()
+}
+
+// bootstrapAddr picks the node's /ip4/ TCP multiaddr.
+func bootstrapAddr(n *node) string {
+	addrs := n.net.Addrs()
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "/ip4/") && strings.Contains(a, "/tcp/") {
+			return a
+		}
+	}
+	if len(addrs) > 0 {
+		return addrs[0]
+	}
+	return ""
+}

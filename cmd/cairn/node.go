@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cairn-storage/cairn/cryptree"
+	"github.com/cairn-storage/cairn/fairness"
+	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/fragment"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/badgerstore"
+	"github.com/cairn-storage/cairn/storage/blob"
+	"github.com/cairn-storage/cairn/storage/drive"
+)
+
+const fragmentProtocol = fragment.ProtocolID
+
+// nodeConfig is everything a running node needs; the daemon, testnet and
+// demo all build one.
+type nodeConfig struct {
+	Home       string // where db/ lives; "" with InMemory
+	InMemory   bool
+	Identity   []byte
+	Keyring    *cryptree.Keyring // nil: a storage-only node (testnet)
+	Listen     []string
+	Bootstrap  []string
+	MDNS       bool
+	Contribute int64
+	Grace      int64
+	Logf       func(string, ...any)
+	// WaitPeers is how long a put waits, early in the node's life, for
+	// enough peers to be found before it gives up.
+	WaitPeers time.Duration
+	Blob      blob.Config // overrides (tests, demo); Network and Secret are set here
+}
+
+// node is the wiring of one running Cairn node: database, libp2p node,
+// fragment service and client, the data path and the drive.
+type node struct {
+	cfg     nodeConfig
+	db      *badgerstore.DB
+	net     *network.Node
+	svc     *fragment.Service
+	fc      *fragment.Client
+	blob    *blob.Client
+	drive   *drive.Drive
+	ledger  *fairness.Ledger
+	started time.Time
+
+	closeOnce sync.Once
+}
+
+func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	n = &node{cfg: cfg, started: time.Now()}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	dir := filepath.Join(cfg.Home, dbDir)
+	n.db, err = badgerstore.Open(dir, badgerstore.Options{InMemory: cfg.InMemory})
+	if err != nil {
+		return nil, withHint(err, "is another cairn daemon using this home?")
+	}
+	n.net, err = network.New(ctx, network.Config{
+		Identity:  cfg.Identity,
+		Listen:    cfg.Listen,
+		Bootstrap: cfg.Bootstrap,
+		MDNS:      cfg.MDNS,
+		Logf:      cfg.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.ledger = fairness.NewLedger(cfg.Grace)
+	frags := n.db.Fragments()
+	n.svc = fragment.NewService(n.net.Host(), fragment.ServiceConfig{
+		Store:    frags,
+		Owners:   n.db.KV("owners"),
+		Admit:    admitter{n.ledger},
+		Capacity: cfg.Contribute,
+		Used:     frags.Bytes,
+		Logf:     cfg.Logf,
+	})
+	if cfg.Keyring == nil {
+		return n, nil
+	}
+	n.fc = fragment.NewClient(n.net.Host(), cfg.Keyring.SigningKey())
+	bcfg := cfg.Blob
+	bcfg.Network = &peerNet{n: n}
+	bcfg.Secret = cfg.Keyring.ChunkSecret()
+	bcfg.Logf = cfg.Logf
+	n.blob, err = blob.New(bcfg)
+	if err != nil {
+		return nil, err
+	}
+	meta := cfg.Keyring.MetadataKey()
+	n.drive = drive.New(drive.NewFlat(n.db.KV("drive"), meta), n.blob, n.db.KV("journal"), meta)
+	return n, nil
+}
+
+// Close stops everything, in reverse order of starting.
+func (n *node) Close() {
+	n.closeOnce.Do(func() {
+		if n.svc != nil {
+			n.svc.Close()
+		}
+		if n.net != nil {
+			if err := n.net.Close(); err != nil {
+				n.cfg.Logf("closing network: %v", err)
+			}
+		}
+		if n.db != nil {
+			if err := n.db.Close(); err != nil {
+				n.cfg.Logf("closing database: %v", err)
+			}
+		}
+	})
+}
+
+// admitter adapts the fairness ledger to storage.Admitter.
+type admitter struct{ l *fairness.Ledger }
+
+func (a admitter) Admit(_ context.Context, from storage.PeerID, size int64) error {
+	if err := a.l.Admit(string(from), size); err != nil {
+		kind := storage.Invalid
+		if errors.Is(err, fairness.ErrQuota) {
+			kind = storage.Quota
+		}
+		return storage.E("admit", kind, err)
+	}
+	return nil
+}
+
+// peerNet is the storage.Network of a node: the peers its libp2p node
+// knows to speak the fragment protocol, reached through the fragment
+// client.
+type peerNet struct{ n *node }
+
+func (p *peerNet) Peers(ctx context.Context) ([]storage.PeerInfo, error) {
+	need := p.n.blob.Config().K + p.n.blob.Config().M
+	deadline := p.n.started.Add(p.n.cfg.WaitPeers)
+	for {
+		peers, err := p.n.net.Peers(ctx, fragment.ProtocolID)
+		if err != nil || len(peers) >= need || time.Now().After(deadline) {
+			return peers, err
+		}
+		select {
+		case <-ctx.Done():
+			return peers, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (p *peerNet) Store(id storage.PeerID) storage.FragmentStore { return p.n.fc.Store(id) }
+
+// availability is the fraction of time since created that the node was
+// online, as recorded in its KV (updated every minute and at shutdown).
+type uptime struct {
+	kv      storage.KV
+	created time.Time
+	mu      sync.Mutex
+	online  time.Duration // before this run
+	since   time.Time     // start of this run
+}
+
+var uptimeKey = []byte("online-seconds")
+
+func newUptime(ctx context.Context, kv storage.KV, created time.Time) *uptime {
+	u := &uptime{kv: kv, created: created, since: time.Now()}
+	if b, err := kv.Get(ctx, uptimeKey); err == nil {
+		var secs int64
+		if _, err := fmt.Sscan(string(b), &secs); err == nil && secs > 0 {
+			u.online = time.Duration(secs) * time.Second
+		}
+	}
+	return u
+}
+
+func (u *uptime) total() time.Duration {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.online + time.Since(u.since)
+}
+
+func (u *uptime) save(ctx context.Context) {
+	secs := int64(u.total() / time.Second)
+	_ = u.kv.Set(ctx, uptimeKey, []byte(fmt.Sprint(secs)))
+}
+
+// fraction returns online time over lifetime, in [0,1].
+func (u *uptime) fraction() float64 {
+	life := time.Since(u.created)
+	if life <= time.Minute {
+		return 1
+	}
+	f := float64(u.total()) / float64(life)
+	return min(max(f, 0), 1)
+}
+
+// daemonLogger writes timestamped lines to stderr.
+func daemonLogger() func(string, ...any) {
+	l := log.New(os.Stderr, "", log.LstdFlags)
+	return func(format string, args ...any) { l.Printf(format, args...) }
+}
