@@ -77,6 +77,12 @@ func cmdTestnet(e *env) *cli.Command {
 // startPeers starts n storage-only nodes on 127.0.0.1 with their databases
 // under dir, all bootstrapping from the first.
 func startPeers(ctx context.Context, dir string, n int, contribute, grace int64, logf func(string, ...any)) ([]*node, error) {
+	return startPeersWith(ctx, dir, n, nodeConfig{Contribute: contribute, Grace: grace, Logf: logf}, nil)
+}
+
+// startPeersWith is startPeers with a config template and, optionally, a
+// function that adjusts the config of peer i (tests).
+func startPeersWith(ctx context.Context, dir string, n int, tmpl nodeConfig, adjust func(i int, c *nodeConfig)) ([]*node, error) {
 	peers := make([]*node, n)
 	start := func(i int, boot []string) error {
 		ident, err := network.NewIdentity()
@@ -87,11 +93,13 @@ func startPeers(ctx context.Context, dir string, n int, contribute, grace int64,
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return storage.E("testnet", storage.IO, err)
 		}
-		p, err := startNode(ctx, nodeConfig{
-			Home: home, Identity: ident,
-			Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
-			Bootstrap: boot, Contribute: contribute, Grace: grace, Logf: logf,
-		})
+		cfg := tmpl
+		cfg.Home, cfg.Identity = home, ident
+		cfg.Listen, cfg.Bootstrap = []string{"/ip4/127.0.0.1/tcp/0"}, boot
+		if adjust != nil {
+			adjust(i, &cfg)
+		}
+		p, err := startNode(ctx, cfg)
 		if err != nil {
 			return err
 		}

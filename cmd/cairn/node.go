@@ -39,6 +39,9 @@ type nodeConfig struct {
 	// enough peers to be found before it gives up.
 	WaitPeers time.Duration
 	Blob      blob.Config // overrides (tests, demo); Network and Secret are set here
+	// WrapStore, if set, wraps the store this node serves to others: a
+	// test hook for slow, failing or lying peers.
+	WrapStore func(storage.FragmentStore) storage.FragmentStore
 }
 
 // node is the wiring of one running Cairn node: database, libp2p node,
@@ -84,8 +87,12 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	}
 	n.ledger = fairness.NewLedger(cfg.Grace)
 	frags := n.db.Fragments()
+	var served storage.FragmentStore = frags
+	if cfg.WrapStore != nil {
+		served = cfg.WrapStore(frags)
+	}
 	n.svc = fragment.NewService(n.net.Host(), fragment.ServiceConfig{
-		Store:    frags,
+		Store:    served,
 		Owners:   n.db.KV("owners"),
 		Admit:    admitter{n.ledger},
 		Capacity: cfg.Contribute,
