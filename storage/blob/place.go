@@ -100,7 +100,12 @@ type putResult struct {
 // for them, so that one slow peer cannot stall the chunk. A failed
 // transfer is retried with the same fragment on the next unused peer.
 // It returns the landed fragments sorted by index.
-func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs []storage.Ref, need int) ([]Frag, error) {
+//
+// release is called once no transfer uses frags any more (possibly after
+// place has returned: cancelled transfers are not waited for).
+func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs []storage.Ref, need int, release func()) ([]Frag, error) {
+	var wg sync.WaitGroup
+	defer func() { go func() { wg.Wait(); release() }() }()
 	peers, err := p.net.Peers(ctx)
 	if err != nil {
 		return nil, storage.E("place", storage.Unavailable, err)
@@ -123,7 +128,9 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 	// cancelled transfers never block.
 	results := make(chan putResult, len(frags)+len(cands))
 	start := func(i int, peer storage.PeerInfo) {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			err := p.net.Store(peer.ID).Put(ctx, refs[i], frags[i])
 			results <- putResult{frag: i, peer: peer, err: err}
 		}()

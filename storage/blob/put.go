@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/erasure"
@@ -25,9 +26,13 @@ type PutOptions struct {
 	Landed func(index int, c Chunk) error
 }
 
+// job is one chunk on its way: sealed by the reader goroutine (or found
+// already placed), then encoded and placed by a worker.
 type job struct {
-	plain []byte
-	done  chan result // receives exactly one result
+	reused bool
+	chunk  Chunk       // ID, Key, Size, SealedLen; the whole chunk if reused
+	sealed *[]byte     // from bufPool; nil if reused
+	done   chan result // receives exactly one result
 }
 
 type result struct {
@@ -69,9 +74,10 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 	pending := make(chan chan result, c.cfg.Workers)
 	readErr := make(chan error, 1)
 
-	// The reader: cuts chunks, copies each out of the chunker's buffer and
-	// queues it, in order, for the workers. pending bounds how far it runs
-	// ahead of the collector.
+	// The reader: cuts chunks, derives each one's id and key and seals it
+	// straight out of the chunker's buffer (so the plaintext is never
+	// copied), and queues it, in order, for the workers. pending bounds
+	// how far it runs ahead of the collector.
 	go func() {
 		defer close(pending)
 		for {
@@ -84,7 +90,18 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 				readErr <- err
 				return
 			}
-			j := job{plain: append([]byte(nil), data...), done: make(chan result, 1)}
+			j := job{done: make(chan result, 1)}
+			id, key := c.cfg.Secret.Derive(data)
+			j.chunk = Chunk{ID: id, Key: key, Size: len(data), SealedLen: len(data) + cryptree.ChunkOverhead}
+			if o.Reuse != nil {
+				if ck, ok := o.Reuse(id); ok && ck.Size == len(data) && ck.Key == key {
+					j.reused, j.chunk = true, ck
+				}
+			}
+			if !j.reused {
+				j.sealed = getBuf(j.chunk.SealedLen)
+				*j.sealed = cryptree.SealChunk((*j.sealed)[:0], key, data)
+			}
 			select {
 			case pending <- j.done:
 			case <-ctx.Done():
@@ -104,7 +121,11 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 			for {
 				select {
 				case j := <-jobs:
-					ck, err := c.putChunk(ctx, j.plain, o.Reuse)
+					if j.reused {
+						j.done <- result{chunk: j.chunk}
+						continue
+					}
+					ck, err := c.placeChunk(ctx, j.chunk, j.sealed)
 					j.done <- result{chunk: ck, err: err}
 				case <-ctx.Done():
 					return
@@ -154,33 +175,51 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 	return m, nil
 }
 
-// putChunk seals, encodes and places one chunk.
-func (c *Client) putChunk(ctx context.Context, plain []byte, reuse func([32]byte) (Chunk, bool)) (Chunk, error) {
-	id, key := c.cfg.Secret.Derive(plain)
-	if reuse != nil {
-		if ck, ok := reuse(id); ok && ck.Size == len(plain) && ck.Key == key {
-			return ck, nil
-		}
-	}
-	sealed := cryptree.SealChunk(make([]byte, 0, len(plain)+cryptree.ChunkOverhead), key, plain)
+// placeChunk encodes a sealed chunk and places its fragments. It gives
+// sealed back to the pool.
+func (c *Client) placeChunk(ctx context.Context, ck Chunk, sealed *[]byte) (Chunk, error) {
 	code, err := c.code(c.cfg.K, c.cfg.M+c.cfg.Extra)
 	if err != nil {
+		putBuf(sealed)
 		return Chunk{}, storage.E("put chunk", storage.Invalid, err)
 	}
-	frags, err := code.Encode(sealed)
+	fbuf := getBuf(code.EncodedSize(len(*sealed)))
+	frags, err := code.EncodeTo(*fbuf, *sealed)
+	putBuf(sealed)
 	if err != nil {
+		putBuf(fbuf)
 		return Chunk{}, storage.E("put chunk", storage.Invalid, err)
 	}
 	refs := make([]storage.Ref, len(frags))
 	for i, f := range frags {
 		refs[i] = erasure.Root(f)
 	}
-	landed, err := c.placer.place(ctx, id, frags, refs, c.cfg.K+c.cfg.M)
+	// The fragment buffer goes back to the pool only when every transfer
+	// that reads it has returned, cancelled ones included.
+	landed, err := c.placer.place(ctx, ck.ID, frags, refs, c.cfg.K+c.cfg.M, func() { putBuf(fbuf) })
 	if err != nil {
 		return Chunk{}, err
 	}
-	return Chunk{
-		ID: id, Key: key, Size: len(plain), SealedLen: len(sealed),
-		K: c.cfg.K, N: code.N(), Frags: landed,
-	}, nil
+	ck.K, ck.N, ck.Frags = c.cfg.K, code.N(), landed
+	return ck, nil
+}
+
+// bufPool recycles the big buffers of the data path (sealed chunks,
+// fragment sets), whose zeroing and collection otherwise cost as much as
+// the Reed–Solomon code itself.
+var bufPool sync.Pool
+
+func getBuf(n int) *[]byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	if b != nil {
+		bufPool.Put(b)
+	}
 }
