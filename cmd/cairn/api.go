@@ -104,7 +104,8 @@ func newClient(home string) *client {
 var errNoDaemon = errors.New("no daemon is running for this home")
 
 func (c *client) noDaemon(err error) error {
-	return withHint(storage.Ef("connect", storage.Unavailable, c.home, fmt.Errorf("%w (%v)", errNoDaemon, err)),
+	_ = err // the dial error says no more than "not running"
+	return withHint(&storage.Error{Kind: storage.Unavailable, Err: fmt.Errorf("%w (home %s)", errNoDaemon, c.home)},
 		"start it with 'cairn daemon'")
 }
 
