@@ -101,11 +101,11 @@ func newClient(home string) *client {
 	return &client{home: home, http: &http.Client{Transport: tr}}
 }
 
-var errNoDaemon = errors.New("no daemon is running for this home")
+var errNoDaemon = errors.New("no daemon is running")
 
 func (c *client) noDaemon(err error) error {
 	_ = err // the dial error says no more than "not running"
-	return withHint(&storage.Error{Kind: storage.Unavailable, Err: fmt.Errorf("%w (home %s)", errNoDaemon, c.home)},
+	return withHint(&storage.Error{Kind: storage.Unavailable, Err: fmt.Errorf("%w for home %s", errNoDaemon, c.home)},
 		"start it with 'cairn daemon'")
 }
 
