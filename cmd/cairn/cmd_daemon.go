@@ -151,12 +151,15 @@ func runDaemon(c *cli.Context, e *env) error {
 		defer d.wg.Done()
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
-		for {
+		for i := 1; ; i++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				up.save(ctx)
+				if i%15 == 0 {
+					n.db.GC() // reclaim value-log space of deleted fragments
+				}
 			}
 		}
 	}()
