@@ -18,6 +18,16 @@ var (
 	// keyring file does not open. It wraps ErrCannotDecrypt, so
 	// errors.Is(err, ErrCannotDecrypt) holds as well.
 	ErrWrongPassphrase error = &kindError{"cryptree: wrong passphrase or damaged keyring", ErrCannotDecrypt}
+
+	// ErrBadSignature means a signed folder record or sealed message did
+	// not verify: forged, or changed after signing. It wraps
+	// ErrCannotDecrypt, so errors.Is(err, ErrCannotDecrypt) holds as well.
+	ErrBadSignature error = &kindError{"cryptree: bad signature", ErrCannotDecrypt}
+
+	// ErrCorruptLink means a string that starts like a cairn:// link failed
+	// its checksum or does not decode: it was mistyped or tampered with. It
+	// is an integrity failure (the CLI's exit 6), not ErrInvalid.
+	ErrCorruptLink = errors.New("cryptree: link is corrupt (checksum mismatch: mistyped or tampered with)")
 )
 
 // kindError is an error with its own message that is also its kind.
