@@ -13,6 +13,16 @@
 //     sealed with the user's metadata key (cryptree.SealRecord, ad = the
 //     KV key), none in its values either; a file's record holds its whole
 //     manifest (which holds chunk keys).
+//   - Tree, the Cryptree Namespace (tree.go, tree_ops.go): every folder
+//     a sealed cryptree node named by a signed, sequence-numbered record
+//     (published through Records, the DHT and storage peers in the
+//     daemon), its body inline in the record or a small object
+//     (blob.PutObject); files are entries of their folder with their
+//     versions (the first and the last KeepVersions kept; Versions,
+//     Version); Remove moves into TrashDir. A local cache keeps the latest
+//     record seen per folder, so a rolled-back or forged record is refused
+//     (storage.Corrupt). Drive.Versions and Drive.OpenVersion (versions.go)
+//     use it when the namespace is Versioned.
 //   - The upload journal: while Put runs, a sealed header (path, source
 //     file, its size and mtime) and one sealed record per chunk that
 //     landed. Put commits to the namespace only when every chunk is

@@ -1,0 +1,562 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/cairn-storage/cairn/cryptree"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/blob"
+)
+
+// Stat returns the entry at p; a file's with the Manifest of its current
+// version.
+func (t *Tree) Stat(ctx context.Context, p string) (Entry, error) {
+	const op = "stat"
+	p, err := clean(op, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	o := t.newOp()
+	if p == "/" {
+		r, err := o.root(ctx)
+		if err != nil {
+			return Entry{}, storage.Ef(op, storage.Other, p, err)
+		}
+		return Entry{Path: "/", IsDir: true, Mtime: r.f.Mtime}, nil
+	}
+	_, d, f, err := o.lookup(ctx, p)
+	switch {
+	case err != nil:
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	case f != nil:
+		return t.fileEntry(ctx, p, &f.Meta.Versions[len(f.Meta.Versions)-1])
+	case d == nil:
+		return Entry{}, storage.Ef(op, storage.NotExist, p, nil)
+	}
+	c, err := o.child(ctx, d)
+	if err != nil {
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	}
+	return Entry{Path: p, IsDir: true, Mtime: c.f.Mtime}, nil
+}
+
+// List returns the children of folder dir sorted by name, without
+// Manifests. Folders in it have a zero Mtime (reading it would cost a
+// lookup per folder; Stat and Walk fill it in).
+func (t *Tree) List(ctx context.Context, dir string) ([]Entry, error) {
+	const op = "list"
+	dir, err := clean(op, dir)
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.newOp().dir(ctx, dir)
+	if err != nil {
+		return nil, storage.Ef(op, storage.Other, dir, err)
+	}
+	out, _, _ := children(dir, n)
+	return out, nil
+}
+
+// Walk calls fn for everything below dir, depth first in name order, files
+// with the Manifest of their current version. No lock is held while fn
+// runs.
+func (t *Tree) Walk(ctx context.Context, dir string, fn func(Entry) error) error {
+	const op = "walk"
+	dir, err := clean(op, dir)
+	if err != nil {
+		return err
+	}
+	n, err := t.newOp().dir(ctx, dir)
+	if err != nil {
+		return storage.Ef(op, storage.Other, dir, err)
+	}
+	return t.walk(ctx, n, dir, fn)
+}
+
+func (t *Tree) walk(ctx context.Context, n *node, dir string, fn func(Entry) error) error {
+	list, dirs, files := children(dir, n)
+	for _, e := range list {
+		var sub *node
+		if e.IsDir {
+			// A fresh op: fn may have changed things.
+			c, err := t.newOp().child(ctx, dirs[e.Name()])
+			if err != nil {
+				return storage.Ef("walk", storage.Other, e.Path, err)
+			}
+			sub, e.Mtime = c, c.f.Mtime
+		} else {
+			f := files[e.Name()]
+			full, err := t.fileEntry(ctx, e.Path, &f.Meta.Versions[len(f.Meta.Versions)-1])
+			if err != nil {
+				return err
+			}
+			e = full
+		}
+		err := fn(e)
+		if e.IsDir && errors.Is(err, fs.SkipDir) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sub != nil {
+			if err := t.walk(ctx, sub, e.Path, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Mkdir creates folder p: a new folder identity (keys and signing key),
+// its first record, then its entry in the parent.
+func (t *Tree) Mkdir(ctx context.Context, p string, parents bool) error {
+	const op = "mkdir"
+	p, err := clean(op, p)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.newOp()
+	now := time.Now()
+	if parents {
+		if p != "/" {
+			if _, _, f, err := o.lookup(ctx, p); err == nil && f != nil {
+				return storage.Ef(op, storage.Exist, p, nil)
+			}
+		}
+		_, err := o.mkdirAll(ctx, p, now)
+		return wrap(op, p, err)
+	}
+	if p == "/" {
+		return storage.Ef(op, storage.Exist, p, nil)
+	}
+	parent, err := o.dir(ctx, parentOf(p))
+	if err != nil {
+		return storage.Ef(op, storage.Other, p, err)
+	}
+	if d, f := parent.find(baseOf(p)); d != nil || f != nil {
+		return storage.Ef(op, storage.Exist, p, nil)
+	}
+	_, err = o.mkdirIn(ctx, parent, baseOf(p), now)
+	return wrap(op, p, err)
+}
+
+// mkdirAll makes sure folder p exists, creating what is missing.
+// storage.Invalid if a component is a file.
+func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, error) {
+	cur, err := o.root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parts := split(p)
+	for i, name := range parts {
+		d, f := cur.find(name)
+		switch {
+		case f != nil:
+			sub := "/" + strings.Join(parts[:i+1], "/")
+			return nil, storage.Ef("mkdir", storage.Invalid, sub, errors.New("a file is in the way"))
+		case d != nil:
+			cur, err = o.child(ctx, d)
+		default:
+			cur, err = o.mkdirIn(ctx, cur, name, now)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cur, nil
+}
+
+// mkdirIn creates folder name in parent: the child's first record, then
+// the parent's entry for it.
+func (o *op) mkdirIn(ctx context.Context, parent *node, name string, now time.Time) (*node, error) {
+	if parent.w == nil {
+		return nil, storage.E("mkdir", storage.Permission, errors.New("no write access to the parent folder"))
+	}
+	if err := cryptree.ValidName(name); err != nil {
+		return nil, storage.E("mkdir", storage.Invalid, err)
+	}
+	keys, err := cryptree.NewFolderKeys()
+	if err != nil {
+		return nil, storage.E("mkdir", storage.IO, err)
+	}
+	w, err := cryptree.NewWriter()
+	if err != nil {
+		return nil, storage.E("mkdir", storage.IO, err)
+	}
+	label, err := newLabel(parent)
+	if err != nil {
+		return nil, err
+	}
+	c := &node{id: w.ID(), keys: keys, w: &w, f: &cryptree.Folder{
+		Name: name, Mtime: now, Parent: link(parent),
+	}}
+	if err := o.save(ctx, c); err != nil {
+		return nil, err
+	}
+	parent.f.Dirs = append(parent.f.Dirs, cryptree.DirEntry{Label: label, Name: name, ID: c.id, SK: keys.SK, Writer: &w})
+	if err := o.save(ctx, parent); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// link is the backlink a child of n holds.
+func link(n *node) *cryptree.ParentLink {
+	return &cryptree.ParentLink{ID: n.id, DK: n.keys.DK, BK: n.keys.BK}
+}
+
+// newLabel returns a random label no entry of n has.
+func newLabel(n *node) ([16]byte, error) {
+	for {
+		l, err := cryptree.NewLabel()
+		if err != nil {
+			return l, storage.E("new label", storage.IO, err)
+		}
+		if !n.hasLabel(l) && l != ([16]byte{}) {
+			return l, nil
+		}
+	}
+}
+
+// Commit adds a version to file p (creating it and missing parent
+// folders): version n+1 of its metadata, keeping the first and the last
+// KeepVersions. A file marked Dirty (after a revocation) gets a new data
+// key at this write.
+func (t *Tree) Commit(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, error) {
+	const op = "commit"
+	p, err := clean(op, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	if m == nil || p == "/" {
+		return Entry{}, storage.Ef(op, storage.Invalid, p, errors.New("no manifest, or the root"))
+	}
+	if err := cryptree.ValidName(baseOf(p)); err != nil {
+		return Entry{}, storage.Ef(op, storage.Invalid, p, err)
+	}
+	now := time.Now()
+	if mtime.IsZero() {
+		mtime = now
+	}
+	mtime = clampTime(mtime)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.newOp()
+	parent, err := o.mkdirAll(ctx, parentOf(p), now)
+	if err != nil {
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	}
+	d, f := parent.find(baseOf(p))
+	if d != nil {
+		return Entry{}, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+	}
+	if parent.w == nil {
+		return Entry{}, storage.Ef(op, storage.Permission, p, errors.New("no write access"))
+	}
+	n := uint64(1)
+	if f != nil {
+		n = f.Meta.Versions[len(f.Meta.Versions)-1].N + 1
+	}
+	v, err := t.version(ctx, m, n, mtime)
+	if err != nil {
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	}
+	if f == nil {
+		label, err := newLabel(parent)
+		if err != nil {
+			return Entry{}, err
+		}
+		dk, err := cryptree.NewKey()
+		if err != nil {
+			return Entry{}, storage.Ef(op, storage.IO, p, err)
+		}
+		parent.f.Files = append(parent.f.Files, cryptree.FileEntry{Label: label, DK: dk,
+			Meta: cryptree.FileMeta{Name: baseOf(p), Versions: []cryptree.Version{v}}})
+	} else {
+		if f.Dirty {
+			if f.DK, err = cryptree.NewKey(); err != nil {
+				return Entry{}, storage.Ef(op, storage.IO, p, err)
+			}
+			f.Dirty = false
+		}
+		f.Meta.Versions = keepVersions(append(f.Meta.Versions, v))
+	}
+	if err := o.save(ctx, parent); err != nil {
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	}
+	return Entry{Path: p, Size: m.Size, Mtime: mtime, Manifest: m}, nil
+}
+
+// keepVersions drops versions from the middle: the first and the last
+// KeepVersions stay.
+func keepVersions(vs []cryptree.Version) []cryptree.Version {
+	if len(vs) <= KeepVersions+1 {
+		return vs
+	}
+	out := make([]cryptree.Version, 0, KeepVersions+1)
+	out = append(out, vs[0])
+	return append(out, vs[len(vs)-KeepVersions:]...)
+}
+
+// inTrash reports whether clean path p is the trash or inside it.
+func inTrash(p string) bool { return p == TrashDir || strings.HasPrefix(p, TrashDir+"/") }
+
+// Remove moves p into TrashDir (created on demand; the name gets
+// "~<unix seconds>" if the trash has one like it) and returns the file
+// entries that left p, with Manifests, as Flat does: they still exist in
+// the trash. Removing something inside TrashDir, or TrashDir itself,
+// deletes it for good. Errors as for Namespace.Remove; storage.Invalid if
+// a file named TrashDir is in the way.
+func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, error) {
+	const op = "remove"
+	p, err := clean(op, p)
+	if err != nil {
+		return nil, err
+	}
+	if p == "/" {
+		return nil, storage.Ef(op, storage.Invalid, p, errors.New("cannot remove the root"))
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.newOp()
+	parent, d, f, err := o.lookup(ctx, p)
+	if err != nil {
+		return nil, storage.Ef(op, storage.Other, p, err)
+	}
+	var removed []Entry
+	switch {
+	case f != nil:
+		e, err := t.fileEntry(ctx, p, &f.Meta.Versions[len(f.Meta.Versions)-1])
+		if err != nil {
+			return nil, err
+		}
+		removed = append(removed, e)
+	case d != nil:
+		c, err := o.child(ctx, d)
+		if err != nil {
+			return nil, storage.Ef(op, storage.Other, p, err)
+		}
+		if len(c.f.Dirs)+len(c.f.Files) > 0 && !recursive {
+			return nil, storage.Ef(op, storage.Invalid, p, errors.New("folder not empty"))
+		}
+		err = t.walk(ctx, c, p, func(e Entry) error {
+			if !e.IsDir {
+				removed = append(removed, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, storage.Ef(op, storage.Other, p, err)
+		}
+	default:
+		return nil, storage.Ef(op, storage.NotExist, p, nil)
+	}
+	if inTrash(p) {
+		parent.drop(baseOf(p))
+		return removed, wrap(op, p, o.save(ctx, parent))
+	}
+	trash, err := o.mkdirAll(ctx, TrashDir, time.Now())
+	if err != nil {
+		return nil, storage.Ef(op, storage.Other, p, err)
+	}
+	name := baseOf(p)
+	if td, tf := trash.find(name); td != nil || tf != nil {
+		stamp := fmt.Sprintf("~%d", time.Now().Unix())
+		base := name
+		if len(base)+len(stamp)+8 > MaxName {
+			base = base[:MaxName-len(stamp)-8]
+		}
+		name = base + stamp
+		for i := 2; ; i++ {
+			if td, tf := trash.find(name); td == nil && tf == nil {
+				break
+			}
+			name = fmt.Sprintf("%s%s-%d", base, stamp, i)
+		}
+	}
+	// The parent was loaded in this op: if it is the root, it has seen
+	// the trash being created.
+	if err := o.move(ctx, parent, baseOf(p), trash, name); err != nil {
+		return nil, storage.Ef(op, storage.Other, p, err)
+	}
+	return removed, nil
+}
+
+// Rename moves a file or a whole folder; a folder keeps its identity, so
+// shares of it keep working. Within one folder it is one write; across
+// folders the destination is written first, then the source, then the
+// moved folder's backlink.
+func (t *Tree) Rename(ctx context.Context, src, dst string) error {
+	const op = "rename"
+	src, err := clean(op, src)
+	if err != nil {
+		return err
+	}
+	dst, err = clean(op, dst)
+	if err != nil {
+		return err
+	}
+	switch {
+	case src == "/":
+		return storage.Ef(op, storage.Invalid, src, errors.New("cannot move the root"))
+	case dst == "/" || dst == src:
+		return storage.Ef(op, storage.Exist, dst, nil)
+	case strings.HasPrefix(dst, src+"/"):
+		return storage.Ef(op, storage.Invalid, dst, errors.New("cannot move a folder into itself"))
+	}
+	if err := cryptree.ValidName(baseOf(dst)); err != nil {
+		return storage.Ef(op, storage.Invalid, dst, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.newOp()
+	sp, d, f, err := o.lookup(ctx, src)
+	if err != nil {
+		return storage.Ef(op, storage.Other, src, err)
+	}
+	if d == nil && f == nil {
+		return storage.Ef(op, storage.NotExist, src, nil)
+	}
+	dp, err := o.dir(ctx, parentOf(dst))
+	if err != nil {
+		return storage.Ef(op, storage.Other, dst, err)
+	}
+	if d, f := dp.find(baseOf(dst)); d != nil || f != nil {
+		return storage.Ef(op, storage.Exist, dst, nil)
+	}
+	return wrap(op, src, o.move(ctx, sp, baseOf(src), dp, baseOf(dst)))
+}
+
+// move moves entry name of sp to dp as newName: in one write when sp is
+// dp, else destination first, then source; then a moved folder's own name
+// and backlink.
+func (o *op) move(ctx context.Context, sp *node, name string, dp *node, newName string) error {
+	if sp.w == nil || dp.w == nil {
+		return storage.E("move", storage.Permission, errors.New("no write access"))
+	}
+	d, f := sp.find(name)
+	var moved *cryptree.DirEntry
+	if sp == dp {
+		if d != nil {
+			d.Name, moved = newName, d
+		} else {
+			f.Meta.Name = newName
+		}
+		if err := o.save(ctx, sp); err != nil {
+			return err
+		}
+	} else {
+		label := [16]byte{}
+		if d != nil {
+			label = d.Label
+		} else {
+			label = f.Label
+		}
+		if dp.hasLabel(label) {
+			var err error
+			if label, err = newLabel(dp); err != nil {
+				return err
+			}
+		}
+		if d != nil {
+			e := *d
+			e.Label, e.Name = label, newName
+			dp.f.Dirs = append(dp.f.Dirs, e)
+			moved = &dp.f.Dirs[len(dp.f.Dirs)-1]
+		} else {
+			e := *f
+			e.Label, e.Meta.Name = label, newName
+			dp.f.Files = append(dp.f.Files, e)
+		}
+		if err := o.save(ctx, dp); err != nil {
+			return err
+		}
+		sp.drop(name)
+		if err := o.save(ctx, sp); err != nil {
+			return err
+		}
+	}
+	if moved == nil {
+		return nil
+	}
+	// The folder's own name and backlink: needs its write keys. The move
+	// itself is done; a failure here leaves a stale name or backlink,
+	// which only holders of a share of it see.
+	c, err := o.child(ctx, moved)
+	if err != nil {
+		return err
+	}
+	if c.w == nil {
+		o.t.logf("tree: moved a read-only folder; its own name and backlink stay as they were")
+		return nil
+	}
+	c.f.Name, c.f.Parent = newName, link(dp)
+	return o.save(ctx, c)
+}
+
+// VersionInfo describes one kept version of a file.
+type VersionInfo struct {
+	N     uint64 // 1 for the first version, increasing
+	Size  int64
+	Mtime time.Time
+}
+
+// Versions lists the kept versions of file p, oldest first (the last is
+// current). storage.NotExist if missing, storage.Invalid for a folder.
+func (t *Tree) Versions(ctx context.Context, p string) ([]VersionInfo, error) {
+	const op = "versions"
+	f, p, err := t.file(ctx, op, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]VersionInfo, len(f.Meta.Versions))
+	for i, v := range f.Meta.Versions {
+		out[i] = VersionInfo{N: v.N, Size: v.Size, Mtime: v.Mtime}
+	}
+	return out, nil
+}
+
+// Version returns version n of file p, with its Manifest. storage.NotExist
+// if the file or the version (dropped or never made) is missing.
+func (t *Tree) Version(ctx context.Context, p string, n uint64) (Entry, error) {
+	const op = "version"
+	f, p, err := t.file(ctx, op, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	for i := range f.Meta.Versions {
+		if v := &f.Meta.Versions[i]; v.N == n {
+			return t.fileEntry(ctx, p, v)
+		}
+	}
+	return Entry{}, storage.Ef(op, storage.NotExist, fmt.Sprintf("%s version %d", p, n), nil)
+}
+
+// file returns the entry of file p.
+func (t *Tree) file(ctx context.Context, op, p string) (*cryptree.FileEntry, string, error) {
+	p, err := clean(op, p)
+	if err != nil {
+		return nil, p, err
+	}
+	if p == "/" {
+		return nil, p, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+	}
+	_, d, f, err := t.newOp().lookup(ctx, p)
+	switch {
+	case err != nil:
+		return nil, p, storage.Ef(op, storage.Other, p, err)
+	case d != nil:
+		return nil, p, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+	case f == nil:
+		return nil, p, storage.Ef(op, storage.NotExist, p, nil)
+	}
+	return f, p, nil
+}
