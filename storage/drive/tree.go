@@ -79,6 +79,9 @@ type TreeConfig struct {
 type Tree struct {
 	cfg TreeConfig
 	mu  sync.Mutex // serializes writes
+
+	seenMu sync.Mutex
+	seen   map[cryptree.FolderID]*cryptree.Record // verified, as in the cache; read-only
 }
 
 var _ Namespace = (*Tree)(nil)
@@ -130,7 +133,7 @@ func NewTree(ctx context.Context, cfg TreeConfig) (*Tree, error) {
 	case cfg.RootWriter.ID() != cfg.Root:
 		return nil, storage.E(op, storage.Invalid, errors.New("root writer does not write the root folder"))
 	}
-	t := &Tree{cfg: cfg}
+	t := &Tree{cfg: cfg, seen: map[cryptree.FolderID]*cryptree.Record{}}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for try := 0; ; try++ {
@@ -252,8 +255,12 @@ func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (*cryptree.Reco
 	if got == nil {
 		return nil, storage.Ef(op, storage.Corrupt, subject, errors.New("no record returned"))
 	}
+	b := got.Marshal()
+	if cached != nil && bytes.Equal(b, cached.Marshal()) {
+		return cached, nil // verified before
+	}
 	// Do not trust the record layer: check the signature ourselves.
-	rec, err := cryptree.ParseRecord(got.Marshal())
+	rec, err := cryptree.ParseRecord(b)
 	if err != nil || rec.ID != id {
 		t.logf("tree: refused a forged record of %s", subject)
 		return nil, storage.Ef(op, storage.Corrupt, subject, errors.New("forged record: bad signature or wrong folder"))
@@ -275,21 +282,41 @@ func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (*cryptree.Reco
 	return rec, nil
 }
 
+// cachedRecord returns the latest record seen of folder id, or nil. The
+// record is shared: read only.
 func (t *Tree) cachedRecord(ctx context.Context, id cryptree.FolderID) *cryptree.Record {
+	t.seenMu.Lock()
+	rec := t.seen[id]
+	t.seenMu.Unlock()
+	if rec != nil {
+		return rec
+	}
 	b, err := t.cfg.Cache.Get(ctx, append([]byte(cacheRecord), id[:]...))
 	if err != nil {
 		return nil
 	}
-	rec, err := cryptree.ParseRecord(b)
+	rec, err = cryptree.ParseRecord(b)
 	if err != nil || rec.ID != id {
 		return nil
 	}
+	t.see(rec)
 	return rec
+}
+
+// see keeps rec in memory as the latest of its folder unless a higher Seq
+// is there already.
+func (t *Tree) see(rec *cryptree.Record) {
+	t.seenMu.Lock()
+	defer t.seenMu.Unlock()
+	if old := t.seen[rec.ID]; old == nil || cryptree.SelectRecord([]*cryptree.Record{old, rec}) == 1 {
+		t.seen[rec.ID] = rec
+	}
 }
 
 // remember caches rec as the latest of its folder and drops the body of
 // old from the object cache.
 func (t *Tree) remember(ctx context.Context, rec, old *cryptree.Record) {
+	t.see(rec)
 	if err := t.cfg.Cache.Set(ctx, append([]byte(cacheRecord), rec.ID[:]...), rec.Marshal()); err != nil {
 		t.logf("tree: caching a record: %v", err)
 	}

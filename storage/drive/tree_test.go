@@ -644,3 +644,32 @@ func FuzzTreeValue(f *testing.F) {
 		_, _ = e.tree.manifest(ctx, &cryptree.Version{Manifest: ref})
 	})
 }
+
+// BenchmarkTree: Commit of a new version into a folder of 100 files, and
+// Stat of a file three folders deep (four record lookups and bodies from
+// the cache), in memory.
+func BenchmarkTree(b *testing.B) {
+	ctx := context.Background()
+	e := newTreeEnv(b)
+	for i := 0; i < 100; i++ {
+		if _, err := e.tree.Commit(ctx, fmt.Sprintf("/x/y/z/f%03d", i), inline("data"), time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("commit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.tree.Commit(ctx, "/x/y/z/f050", inline("data"), time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stat", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.tree.Stat(ctx, "/x/y/z/f050"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
