@@ -72,6 +72,12 @@ type Config struct {
 	// Logf receives progress and retry messages; nil means silent. It may
 	// be called from several goroutines at once.
 	Logf func(format string, args ...any)
+	// Validators maps a namespace (for example "cairn-folder") to the
+	// validator of its DHT values, keys "/namespace/…". They are
+	// registered with the DHT beside its defaults ("pk", "ipns"), which
+	// cannot be replaced; PutValue and GetValue refuse other namespaces.
+	// The map is copied; the validators are kept and called concurrently.
+	Validators map[string]Validator
 }
 
 // Node is a running Cairn libp2p node: a host, the Cairn DHT, and the
@@ -84,6 +90,8 @@ type Node struct {
 	mdns interface{ Close() error }
 	logf func(string, ...any)
 	boot []peer.AddrInfo
+
+	validators map[string]Validator // by namespace; read-only after New
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -131,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkValidators(cfg.Validators); err != nil {
+		return nil, err
+	}
 
 	n := &Node{
 		logf:     cfg.Logf,
@@ -141,6 +152,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		bootCh:   make(chan struct{}),
 		inflight: make(map[peer.ID]bool),
 		failed:   make(map[peer.ID]*dialFailure),
+
+		validators: make(map[string]Validator, len(cfg.Validators)),
+	}
+	dhtOpts := []dht.Option{
+		dht.Mode(dht.ModeServer),
+		dht.ProtocolPrefix(DHTPrefix),
+		dht.BootstrapPeersFunc(func() []peer.AddrInfo { return boot }),
+	}
+	for ns, v := range cfg.Validators {
+		n.validators[ns] = v
+		dhtOpts = append(dhtOpts, dht.NamespacedValidator(ns, dhtValidator{v}))
 	}
 	if n.logf == nil {
 		n.logf = func(string, ...any) {}
@@ -156,11 +178,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return relayHost.Load().relayCandidates(num)
 		}),
 		libp2p.Routing(func(h host.Host) (routing.PeerRouting, error) {
-			d, err := dht.New(h,
-				dht.Mode(dht.ModeServer),
-				dht.ProtocolPrefix(DHTPrefix),
-				dht.BootstrapPeersFunc(func() []peer.AddrInfo { return boot }),
-			)
+			d, err := dht.New(h, dhtOpts...)
 			if err != nil {
 				return nil, err
 			}
