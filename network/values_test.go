@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,4 +215,19 @@ func TestPutValueAlone(t *testing.T) {
 	if err := a.PutValue(cctx, "/toy/k", toyValue(toyKey, "/toy/k", 1)); !errors.Is(err, storage.Canceled) {
 		t.Fatalf("PutValue with a cancelled ctx: %v, want Canceled", err)
 	}
+}
+
+func FuzzKeyNamespace(f *testing.F) {
+	for _, k := range []string{"/cairn-folder/abc", "/a/", "//x", "", "/"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		ns, err := KeyNamespace(key)
+		if err != nil {
+			return
+		}
+		if ns == "" || !strings.HasPrefix(key, "/"+ns+"/") || len(key) <= len(ns)+2 || strings.Contains(ns, "/") {
+			t.Fatalf("KeyNamespace(%q) = %q", key, ns)
+		}
+	})
 }
