@@ -331,3 +331,48 @@ func FuzzDecodeSize(f *testing.F) {
 		}
 	})
 }
+
+func TestPutVerifiedGetTo(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f, ctx := db.Fragments(), t.Context()
+	ref, data := storetest.Fragment(3, 5000)
+	if err := f.PutVerified(ctx, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		dst   []byte
+		alias bool
+	}{
+		{"nil", nil, false},
+		{"small", make([]byte, 10), false},
+		{"room", make([]byte, 3, 8000), true},
+	} {
+		got, err := f.GetTo(ctx, tc.dst, ref)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: GetTo = %d bytes, %v", tc.name, len(got), err)
+		}
+		if alias := cap(tc.dst) > 0 && &got[0] == &tc.dst[:1][0]; alias != tc.alias {
+			t.Fatalf("%s: result aliases dst: %v, want %v", tc.name, alias, tc.alias)
+		}
+	}
+	// PutVerified trusts its caller; Get still catches bytes that lie.
+	bad, _ := storetest.Fragment(4, 5000)
+	if err := f.PutVerified(ctx, bad, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.GetTo(ctx, make([]byte, 0, 8000), bad); !errors.Is(err, storage.Corrupt) {
+		t.Fatalf("GetTo of a mismatching fragment: %v, want Corrupt", err)
+	}
+	if f.Bytes() != 10000 {
+		t.Fatalf("Bytes = %d, want 10000", f.Bytes())
+	}
+	_, err = f.GetTo(ctx, nil, storage.Ref{1})
+	if !errors.Is(err, storage.NotExist) {
+		t.Fatalf("GetTo of a missing ref: %v, want NotExist", err)
+	}
+}

@@ -152,6 +152,19 @@ var errMismatch = errors.New("data does not match ref")
 // already held does nothing and does not read it: to replace damaged bytes,
 // Delete first.
 func (f *Fragments) Put(ctx context.Context, ref storage.Ref, data []byte) error {
+	return f.put(ctx, ref, data, true)
+}
+
+// PutVerified is Put for a caller that has itself just checked that
+// erasure.Root(data) is ref (the fragment service does, before it records
+// an owner): it stores without hashing the data a second time. A caller
+// that has not checked must use Put; Get verifies either way, so bytes
+// that do not match their ref are never returned, only reported Corrupt.
+func (f *Fragments) PutVerified(ctx context.Context, ref storage.Ref, data []byte) error {
+	return f.put(ctx, ref, data, false)
+}
+
+func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verify bool) error {
 	const op = "put fragment"
 	if err := ctx.Err(); err != nil {
 		return storage.Ef(op, storage.Canceled, ref.Short(), err)
@@ -160,7 +173,7 @@ func (f *Fragments) Put(ctx context.Context, ref storage.Ref, data []byte) error
 		return storage.Ef(op, storage.Invalid, ref.Short(),
 			fmt.Errorf("fragment of %d bytes is larger than the %d the store accepts", len(data), f.db.maxValue))
 	}
-	if erasure.Root(data) != ref {
+	if verify && erasure.Root(data) != ref {
 		return storage.Ef(op, storage.Invalid, ref.Short(), errMismatch)
 	}
 	if err := f.db.enter(op); err != nil {
@@ -190,6 +203,15 @@ func (f *Fragments) Put(ctx context.Context, ref storage.Ref, data []byte) error
 
 // Get returns the bytes held under ref, verified against ref.
 func (f *Fragments) Get(ctx context.Context, ref storage.Ref) ([]byte, error) {
+	return f.GetTo(ctx, nil, ref)
+}
+
+// GetTo is Get reading into dst: the bytes are written over dst[:0] when
+// dst has room for them (into a new slice otherwise) and the result is
+// returned; it aliases dst when it fits. On error the contents of dst are
+// unspecified. Callers that recycle buffers (the fragment service) use it
+// to keep a fragment read from allocating.
+func (f *Fragments) GetTo(ctx context.Context, dst []byte, ref storage.Ref) ([]byte, error) {
 	const op = "get fragment"
 	if err := ctx.Err(); err != nil {
 		return nil, storage.Ef(op, storage.Canceled, ref.Short(), err)
@@ -204,7 +226,7 @@ func (f *Fragments) Get(ctx context.Context, ref storage.Ref) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		data, err = item.ValueCopy(nil)
+		data, err = item.ValueCopy(dst[:0])
 		return err
 	})
 	if err != nil {
