@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +71,66 @@ type Service struct {
 	started  atomic.Int64 // handlers started, for tests
 
 	locks [64]sync.Mutex // by ref: owner records and the store change together
+
+	bodies bodyPool // PUT bodies and GET replies, recycled
+}
+
+// verifiedPutter is implemented by stores that can skip their own hash
+// check when the caller has just made it (badgerstore.Fragments): the
+// service verifies every PUT body itself, so hashing it again in the store
+// would only double the cost.
+type verifiedPutter interface {
+	PutVerified(ctx context.Context, ref storage.Ref, data []byte) error
+}
+
+// getterTo is implemented by stores that can read a fragment into a
+// buffer of the caller's (badgerstore.Fragments), so GETs need not
+// allocate.
+type getterTo interface {
+	GetTo(ctx context.Context, dst []byte, ref storage.Ref) ([]byte, error)
+}
+
+// bodyPool recycles fragment-sized buffers by power-of-two classes from
+// 64 KiB to 1 MiB (bodyStep): a buffer in class i has a capacity of at least
+// 1<<(i+poolMinShift). Smaller bodies are allocated as they come. A
+// buffer leaves the pool for one request and goes back when that request
+// is done with it: the store does not keep what Put is given
+// (storage.FragmentStore), and a stream's Write copies what it sends.
+type bodyPool struct {
+	classes [poolMaxShift - poolMinShift + 1]sync.Pool
+}
+
+const (
+	poolMinShift = 16
+	poolMaxShift = 20 // bodyStep
+	// getHint is the buffer a GET starts with (a fragment of a chunk of
+	// up to 10 MiB with k = 10); GetTo grows past it when it must.
+	getHint = 1 << 20
+)
+
+// get returns a buffer of length n.
+func (p *bodyPool) get(n int) *[]byte {
+	if n < 1<<poolMinShift || n > 1<<poolMaxShift {
+		b := make([]byte, n)
+		return &b
+	}
+	i := bits.Len(uint(n-1)) - poolMinShift // smallest class that fits n
+	if b, ok := p.classes[i].Get().(*[]byte); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, 1<<(i+poolMinShift))
+	return &b
+}
+
+// put gives b back; buffers outside the classes are dropped.
+func (p *bodyPool) put(b *[]byte) {
+	c := cap(*b)
+	if c < 1<<poolMinShift || c > 1<<poolMaxShift {
+		return
+	}
+	i := bits.Len(uint(c)) - 1 - poolMinShift // largest class c covers
+	p.classes[i].Put(b)
 }
 
 // NewService registers the protocol's stream handler on h and returns the
@@ -167,7 +229,15 @@ func (s *Service) handle(st network.Stream) {
 	case opPut:
 		err = s.put(g, &req)
 	case opGet:
-		body, err = s.cfg.Store.Get(g.ctx, req.Ref)
+		if st, ok := s.cfg.Store.(getterTo); ok {
+			buf := s.bodies.get(getHint)
+			body, err = st.GetTo(g.ctx, (*buf)[:0], req.Ref)
+			// body is *buf's array or one GetTo grew; either way it is
+			// free once the reply is written.
+			defer func() { *buf = body; s.bodies.put(buf) }()
+		} else {
+			body, err = s.cfg.Store.Get(g.ctx, req.Ref)
+		}
 	case opHas:
 		var ok bool
 		ok, err = s.cfg.Store.Has(g.ctx, req.Ref)
@@ -270,8 +340,18 @@ func (s *Service) put(g *guard, req *request) error {
 	}
 	defer g.s.Scope().ReleaseMemory(int(n))
 	g.extend(s.cfg.Deadlines.body(int(n)))
-	data, err := readBody(g.s, int(n))
-	if err != nil {
+	// A body of up to bodyStep goes into a recycled buffer; a longer one
+	// is allocated as it arrives (readBody), so that a peer that declares
+	// 16 MiB and sends nothing costs little (PROTOCOL.md).
+	var data []byte
+	if n <= bodyStep {
+		buf := s.bodies.get(int(n))
+		defer s.bodies.put(buf)
+		data = *buf
+		if _, err := io.ReadFull(g.s, data); err != nil {
+			return errAbort
+		}
+	} else if data, err = readBody(g.s, int(n)); err != nil {
 		return errAbort
 	}
 	if erasure.Root(data) != req.Ref {
@@ -288,7 +368,13 @@ func (s *Service) put(g *guard, req *request) error {
 			return err
 		}
 	}
-	if err := s.cfg.Store.Put(ctx, req.Ref, data); err != nil {
+	// data was verified above: a store that can skip its own check does.
+	if vp, ok := s.cfg.Store.(verifiedPutter); ok {
+		err = vp.PutVerified(ctx, req.Ref, data)
+	} else {
+		err = s.cfg.Store.Put(ctx, req.Ref, data)
+	}
+	if err != nil {
 		return err
 	}
 	if !held {
