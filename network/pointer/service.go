@@ -164,6 +164,12 @@ func (s *Service) handle(st network.Stream) {
 		id, err = s.inboxPut(g.ctx, from, &req)
 		body = id[:]
 	case opInboxList:
+		// A list may be 4 MiB: account for it with the resource manager.
+		if rerr := st.Scope().ReserveMemory(MaxList, network.ReservationPriorityAlways); rerr != nil {
+			err = storage.E("inbox list", storage.Unavailable, errors.New("busy: no memory for the list"))
+			break
+		}
+		defer st.Scope().ReleaseMemory(MaxList)
 		body, err = s.inboxList(g.ctx, &req.Inbox)
 	case opInboxDelete:
 		err = s.inboxDelete(g.ctx, &req)
