@@ -19,8 +19,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
 )
+
+// inboxPoll is how often the daemon looks for capabilities shared with it.
+const inboxPoll = 2 * time.Second
 
 const (
 	defaultContribute = "2GiB"
@@ -135,15 +139,40 @@ func runDaemon(c *cli.Context, e *env) error {
 	for _, a := range n.net.Addrs() {
 		logf("listening on %s", a)
 	}
-	// Finish uploads a crash interrupted.
+	// Open the drive once peers answer, then finish uploads a crash
+	// interrupted.
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		n.tree.openWhenReady(ctx, n, logf)
 		resumed, dropped, err := n.drive.Resume(ctx, logf)
 		if err != nil && ctx.Err() == nil {
 			logf("resuming journaled uploads: %v", err)
 		} else if resumed+dropped > 0 {
 			logf("journal: %d interrupted uploads resumed, %d dropped", resumed, dropped)
+		}
+	}()
+	// Poll the inbox for shares from other users.
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(inboxPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				tr := n.tree.ready()
+				if tr == nil {
+					continue
+				}
+				if k, err := tr.Receive(ctx); err != nil && ctx.Err() == nil {
+					logf("inbox: %v", err)
+				} else if k > 0 {
+					logf("inbox: %d new shares under /shared", k)
+				}
+			}
 		}
 	}()
 	d.wg.Add(1)
@@ -200,6 +229,10 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/mkdir", d.handleMkdir)
 	mux.HandleFunc("POST /v1/rm", d.handleRm)
 	mux.HandleFunc("POST /v1/mv", d.handleMv)
+	mux.HandleFunc("GET /v1/versions", d.handleVersions)
+	mux.HandleFunc("POST /v1/share", d.handleShare)
+	mux.HandleFunc("POST /v1/unshare", d.handleUnshare)
+	mux.HandleFunc("GET /v1/shares", d.handleShares)
 	return mux
 }
 
@@ -408,7 +441,18 @@ func (d *daemon) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	rd, e, err := d.n.drive.Open(r.Context(), p)
+	var rd *blob.Reader
+	var e drive.Entry
+	if v := r.URL.Query().Get("version"); v != "" {
+		num, perr := strconv.ParseUint(v, 10, 64)
+		if perr != nil || num == 0 {
+			writeErr(w, storage.E("get", storage.Invalid, fmt.Errorf("bad version %q: want a number from 'cairn versions'", v)))
+			return
+		}
+		rd, e, err = d.n.drive.OpenVersion(r.Context(), p, num)
+	} else {
+		rd, e, err = d.n.drive.Open(r.Context(), p)
+	}
 	if err != nil {
 		writeErr(w, err)
 		return

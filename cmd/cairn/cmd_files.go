@@ -238,9 +238,13 @@ func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, b
 func cmdGet(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "download a file or folder; LOCAL may be - (stdout)",
-		ArgsUsage: "REMOTE LOCAL",
-		Flags:     []cli.Flag{jsonFlag},
+		Usage:     "download a file or folder (or what a cairn:// link points to); LOCAL may be - (stdout)",
+		ArgsUsage: "REMOTE|LINK LOCAL",
+		Flags: []cli.Flag{
+			&cli.Uint64Flag{Name: "version", Usage: "fetch version `N` of a file (see 'cairn versions')"},
+			&cli.StringSliceFlag{Name: "bootstrap", Usage: "with a LINK and no daemon: join the network through `MULTIADDR`"},
+			jsonFlag,
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return usagef("get takes REMOTE and LOCAL")
@@ -252,7 +256,32 @@ func cmdGet(e *env) *cli.Command {
 			cl := newClient(home)
 			remote, local := c.Args().Get(0), c.Args().Get(1)
 			if strings.HasPrefix(remote, "cairn://") {
-				return withHint(usagef("links are not supported yet"), "sharing arrives with the Cryptree release")
+				return getLink(c, e, remote, local)
+			}
+			if v := c.Uint64("version"); v > 0 {
+				if local == "-" {
+					b := newBar(e.stderr, "get")
+					_, err := getFileVersion(c.Context, cl, remote, v, e.stdout, b)
+					b.finish()
+					return err
+				}
+				f := local
+				if fi, err := os.Stat(local); err == nil && fi.IsDir() {
+					f = filepath.Join(local, path.Base(remote))
+				}
+				b := newBar(e.stderr, "get")
+				n, err := getToFileWith(c.Context, f, func(w io.Writer) (int64, error) {
+					return getFileVersion(c.Context, cl, remote, v, w, b)
+				})
+				b.finish()
+				if err != nil {
+					return err
+				}
+				if wantJSON(c) {
+					return json.NewEncoder(e.stdout).Encode(&putResult{Path: f, Files: 1, Bytes: n})
+				}
+				fmt.Fprintf(e.stdout, "fetched version %d of %s: %s\n", v, remote, formatSize(n))
+				return nil
 			}
 			var st entryJSON
 			if err := cl.do(c.Context, "GET", "/v1/stat", url.Values{"path": {remote}}, nil, &st); err != nil {
@@ -362,6 +391,12 @@ func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar)
 // getToFile downloads into a temporary file beside dst and renames it into
 // place only when every byte arrived and verified.
 func getToFile(ctx context.Context, cl *client, remote, dst string, b *bar) (int64, error) {
+	return getToFileWith(ctx, dst, func(w io.Writer) (int64, error) { return getFile(ctx, cl, remote, w, b) })
+}
+
+// getToFileWith writes what fetch produces into a temporary file beside
+// dst and renames it into place only when fetch succeeded.
+func getToFileWith(ctx context.Context, dst string, fetch func(io.Writer) (int64, error)) (int64, error) {
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, storage.E("get", storage.IO, err)
@@ -370,7 +405,7 @@ func getToFile(ctx context.Context, cl *client, remote, dst string, b *bar) (int
 	if err != nil {
 		return 0, storage.E("get", storage.IO, err)
 	}
-	n, err := getFile(ctx, cl, remote, f, b)
+	n, err := fetch(f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = storage.E("get", storage.IO, cerr)
 	}
@@ -388,7 +423,16 @@ func getToFile(ctx context.Context, cl *client, remote, dst string, b *bar) (int
 
 // getFile streams a remote file into w.
 func getFile(ctx context.Context, cl *client, remote string, w io.Writer, b *bar) (int64, error) {
-	resp, err := cl.send(ctx, "GET", "/v1/get", url.Values{"path": {remote}}, nil)
+	return getFileQuery(ctx, cl, url.Values{"path": {remote}}, w, b)
+}
+
+// getFileVersion streams version v of a remote file into w.
+func getFileVersion(ctx context.Context, cl *client, remote string, v uint64, w io.Writer, b *bar) (int64, error) {
+	return getFileQuery(ctx, cl, url.Values{"path": {remote}, "version": {strconv.FormatUint(v, 10)}}, w, b)
+}
+
+func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer, b *bar) (int64, error) {
+	resp, err := cl.send(ctx, "GET", "/v1/get", q, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-storage/cairn/fairness"
 	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/network/fragment"
+	"github.com/cairn-storage/cairn/network/pointer"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
@@ -52,6 +53,9 @@ type node struct {
 	net     *network.Node
 	svc     *fragment.Service
 	fc      *fragment.Client
+	ptrSvc  *pointer.Service
+	ptr     *pointer.Client
+	tree    *lazyTree
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger
@@ -81,6 +85,9 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		Bootstrap: cfg.Bootstrap,
 		MDNS:      cfg.MDNS,
 		Logf:      cfg.Logf,
+		Validators: map[string]network.Validator{
+			recordNamespace: recordValidator{},
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -99,6 +106,12 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		Used:     frags.Bytes,
 		Logf:     cfg.Logf,
 	})
+	n.ptrSvc = pointer.NewService(n.net.Host(), pointer.ServiceConfig{
+		KV:         n.db.KV("pointers"),
+		Validators: map[string]network.Validator{recordNamespace: recordValidator{}},
+		Logf:       cfg.Logf,
+	})
+	n.ptr = pointer.NewClient(n.net.Host())
 	if cfg.Keyring == nil {
 		return n, nil
 	}
@@ -112,7 +125,16 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		return nil, err
 	}
 	meta := cfg.Keyring.MetadataKey()
-	n.drive = drive.New(drive.NewFlat(n.db.KV("drive"), meta), n.blob, n.db.KV("journal"), meta)
+	rootKeys, rootWriter := cfg.Keyring.RootFolder()
+	boxPriv, _ := cfg.Keyring.BoxKey()
+	sign := cfg.Keyring.SigningKey()
+	n.tree = newLazyTree(drive.TreeConfig{
+		Objects: n.blob, Records: netRecords{n}, Cache: n.db.KV("tree"),
+		Root: rootWriter.ID(), RootKeys: rootKeys, RootWriter: &rootWriter,
+		Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: netInbox{n: n, self: sign}},
+		Logf:    cfg.Logf,
+	}, nil)
+	n.drive = drive.New(n.tree, n.blob, n.db.KV("journal"), meta)
 	return n, nil
 }
 
@@ -121,6 +143,9 @@ func (n *node) Close() {
 	n.closeOnce.Do(func() {
 		if n.svc != nil {
 			n.svc.Close()
+		}
+		if n.ptrSvc != nil {
+			n.ptrSvc.Close()
 		}
 		if n.net != nil {
 			if err := n.net.Close(); err != nil {

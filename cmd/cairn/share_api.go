@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/drive"
+)
+
+type versionJSON struct {
+	Version uint64    `json:"version"`
+	Size    int64     `json:"size"`
+	Mtime   time.Time `json:"mtime"`
+}
+
+func (d *daemon) handleVersions(w http.ResponseWriter, r *http.Request) {
+	p, err := queryPath(r, "path")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	vs, err := d.n.drive.Versions(r.Context(), p)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := make([]versionJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, versionJSON{Version: v.N, Size: v.Size, Mtime: v.Mtime.UTC()})
+	}
+	writeJSON(w, 200, out)
+}
+
+type shareReq struct {
+	Path  string `json:"path"`
+	With  string `json:"with,omitempty"`
+	Write bool   `json:"write,omitempty"`
+	Link  bool   `json:"link,omitempty"`
+}
+
+type unshareReq struct {
+	Path string `json:"path"`
+	From string `json:"from,omitempty"`
+	Link string `json:"link,omitempty"`
+}
+
+// tree returns the opened Cryptree namespace, for sharing.
+func (d *daemon) treeFor(r *http.Request) (*drive.Tree, error) {
+	return d.n.tree.get(r.Context())
+}
+
+func (d *daemon) handleShare(w http.ResponseWriter, r *http.Request) {
+	var req shareReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := drive.Clean(req.Path)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	t, err := d.treeFor(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if req.Link {
+		link, err := t.Link(r.Context(), p)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, map[string]string{"path": p, "link": link})
+		return
+	}
+	if req.With == "" {
+		writeErr(w, storage.E("share", storage.Invalid, errors.New("say whom to share with (--with USER_ID) or ask for a link (--link)")))
+		return
+	}
+	if err := t.Share(r.Context(), p, req.With, req.Write); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"path": p, "with": req.With, "write": req.Write})
+}
+
+func (d *daemon) handleUnshare(w http.ResponseWriter, r *http.Request) {
+	var req unshareReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := drive.Clean(req.Path)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if (req.From == "") == (req.Link == "") {
+		writeErr(w, storage.E("unshare", storage.Invalid, errors.New("give exactly one of --from USER_ID or --link LINK")))
+		return
+	}
+	t, err := d.treeFor(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := t.Unshare(r.Context(), p, req.From, req.Link); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"path": p, "revoked": true})
+}
+
+func (d *daemon) handleShares(w http.ResponseWriter, r *http.Request) {
+	t, err := d.treeFor(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	gs, err := t.Shares(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, gs)
+}
