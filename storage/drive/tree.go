@@ -50,6 +50,10 @@ type TreeConfig struct {
 	RootWriter *cryptree.Writer
 	// Logf, if set, receives notes (refused records, republishing).
 	Logf func(format string, args ...any)
+	// Sharing, if set, lets the Tree share with other users and receive
+	// their shares (Share, Unshare's re-delivery, Receive). Without it
+	// those return storage.Invalid; Link, Shares and /shared work.
+	Sharing *Sharing
 }
 
 // Tree is the Cryptree Namespace: every folder a sealed Cryptree node
@@ -82,6 +86,10 @@ type Tree struct {
 
 	seenMu sync.Mutex
 	seen   map[cryptree.FolderID]*cryptree.Record // verified, as in the cache; read-only
+
+	// view: a CapView's tree, rooted at a shared folder; no /shared,
+	// no /.cairn, no writes.
+	view bool
 }
 
 var _ Namespace = (*Tree)(nil)
@@ -102,13 +110,15 @@ const (
 //
 //	record Value: 0x01 ‖ sealed body          (body small enough)
 //	              0x02 ‖ blob.Locator          (body stored as a small object)
+//	              0x03                         (tombstone: the folder was re-keyed)
 //	version Manifest (not Inline): key [16] ‖ blob.Locator of
 //	              cryptree.SealRecord(key, cryptree.Pad(manifest), manifestAD)
 //	cache:        tree/r/ ‖ folder id → the latest record seen (Marshal)
 //	              tree/o/ ‖ ref       → a small object's bytes
 const (
-	valueInline  = 0x01
-	valueLocator = 0x02
+	valueInline    = 0x01
+	valueLocator   = 0x02
+	valueTombstone = 0x03 // the folder's last record: re-keyed under a new ID (share.go)
 
 	cacheRecord = "tree/r/"
 	cacheObject = "tree/o/"
@@ -172,6 +182,9 @@ type node struct {
 	w    *cryptree.Writer // nil: read-only
 	rec  *cryptree.Record // nil: not published yet
 	f    *cryptree.Folder
+	// shared marks the virtual /shared folder (shared.go): its entries
+	// are the received shares; it is never saved.
+	shared bool
 }
 
 // op is one operation: it loads each folder at most once, so that every
@@ -179,6 +192,13 @@ type node struct {
 type op struct {
 	t     *Tree
 	nodes map[cryptree.FolderID]*node
+
+	// Received shares, as this op sees them (shared.go).
+	recv      *[]received
+	sharedDir *cryptree.DirEntry         // the virtual entry of /shared in the root
+	sharedN   *node                      // the virtual /shared folder
+	sharedErr map[string]error           // why a file share under /shared does not open
+	foreign   map[cryptree.FolderID]bool // the folders of received shares
 }
 
 func (t *Tree) newOp() *op { return &op{t: t, nodes: map[cryptree.FolderID]*node{}} }
@@ -190,8 +210,14 @@ func (o *op) root(ctx context.Context) (*node, error) {
 // child opens subfolder d. A subfolder whose record is nowhere to be found
 // is storage.Unavailable (it exists: its parent names it).
 func (o *op) child(ctx context.Context, d *cryptree.DirEntry) (*node, error) {
+	if d == o.sharedDir && d != nil {
+		return o.sharedNode(ctx)
+	}
 	n, err := o.load(ctx, d.ID, d.SK, d.Writer)
-	if errors.Is(err, storage.NotExist) {
+	if err != nil && o.foreign[d.ID] {
+		return nil, revokedErr(d.Name, err)
+	}
+	if errors.Is(err, storage.NotExist) && !errors.Is(err, errTombstone) {
 		err = storage.Ef("look up folder", storage.Unavailable, d.Name, err)
 	}
 	return n, err
@@ -341,6 +367,8 @@ func (t *Tree) body(ctx context.Context, v []byte) ([]byte, error) {
 			return nil, err
 		}
 		return t.object(ctx, l)
+	case valueTombstone:
+		return nil, storage.E("read folder", storage.NotExist, errTombstone)
 	}
 	return nil, storage.E("read folder", storage.Corrupt, fmt.Errorf("unknown record value type %d", v[0]))
 }
@@ -378,7 +406,7 @@ func (o *op) save(ctx context.Context, n *node) error {
 	const op = "write folder"
 	subject := "folder " + n.id.String()[:8]
 	if n.w == nil {
-		return storage.Ef(op, storage.Permission, subject, errors.New("no write access"))
+		return storage.Ef(op, storage.Permission, subject, errReadOnly)
 	}
 	body, err := cryptree.SealFolder(n.f, n.id, n.keys, &n.w.WK)
 	if err != nil {
@@ -469,7 +497,10 @@ func (o *op) dir(ctx context.Context, p string) (*node, error) {
 	}
 	parts := split(p)
 	for i, name := range parts {
-		d, f := cur.find(name)
+		d, f, err := o.find(ctx, cur, name)
+		if err != nil {
+			return nil, err
+		}
 		sub := "/" + strings.Join(parts[:i+1], "/")
 		switch {
 		case f != nil:
@@ -495,7 +526,10 @@ func (o *op) lookup(ctx context.Context, p string) (*node, *cryptree.DirEntry, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	d, f := parent.find(baseOf(p))
+	d, f, err := o.find(ctx, parent, baseOf(p))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	return parent, d, f, nil
 }
 

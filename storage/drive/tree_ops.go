@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strings"
 	"time"
 
@@ -47,24 +48,36 @@ func (t *Tree) Stat(ctx context.Context, p string) (Entry, error) {
 
 // List returns the children of folder dir sorted by name, without
 // Manifests. Folders in it have a zero Mtime (reading it would cost a
-// lookup per folder; Stat and Walk fill it in).
+// lookup per folder; Stat and Walk fill it in). List of "/" leaves out
+// CairnDir and shows SharedDir when shares were received.
 func (t *Tree) List(ctx context.Context, dir string) ([]Entry, error) {
 	const op = "list"
 	dir, err := clean(op, dir)
 	if err != nil {
 		return nil, err
 	}
-	n, err := t.newOp().dir(ctx, dir)
+	o := t.newOp()
+	n, err := o.dir(ctx, dir)
 	if err != nil {
 		return nil, storage.Ef(op, storage.Other, dir, err)
 	}
-	out, _, _ := children(dir, n)
+	out, _, _ := t.children(dir, n)
+	if dir == "/" && !t.view {
+		// The received shares, if any, as the folder /shared.
+		if rs, err := o.received(ctx); err != nil {
+			t.logf("tree: reading the received list: %v", err)
+		} else if len(rs) > 0 {
+			out = append(out, Entry{Path: SharedDir, IsDir: true})
+			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+		}
+	}
 	return out, nil
 }
 
 // Walk calls fn for everything below dir, depth first in name order, files
 // with the Manifest of their current version. No lock is held while fn
-// runs.
+// runs. Walk of "/" covers the user's own drive: not CairnDir, not the
+// received shares (walk SharedDir for those).
 func (t *Tree) Walk(ctx context.Context, dir string, fn func(Entry) error) error {
 	const op = "walk"
 	dir, err := clean(op, dir)
@@ -79,12 +92,15 @@ func (t *Tree) Walk(ctx context.Context, dir string, fn func(Entry) error) error
 }
 
 func (t *Tree) walk(ctx context.Context, n *node, dir string, fn func(Entry) error) error {
-	list, dirs, files := children(dir, n)
+	list, dirs, files := t.children(dir, n)
 	for _, e := range list {
 		var sub *node
 		if e.IsDir {
 			// A fresh op: fn may have changed things.
 			c, err := t.newOp().child(ctx, dirs[e.Name()])
+			if err != nil && n.shared {
+				err = revokedErr(e.Name(), err)
+			}
 			if err != nil {
 				return storage.Ef("walk", storage.Other, e.Path, err)
 			}
@@ -121,6 +137,9 @@ func (t *Tree) Mkdir(ctx context.Context, p string, parents bool) error {
 	if err != nil {
 		return err
 	}
+	if err := t.writable(op, p); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
@@ -141,7 +160,10 @@ func (t *Tree) Mkdir(ctx context.Context, p string, parents bool) error {
 	if err != nil {
 		return storage.Ef(op, storage.Other, p, err)
 	}
-	if d, f := parent.find(baseOf(p)); d != nil || f != nil {
+	if d, f, err := o.find(ctx, parent, baseOf(p)); err != nil || d != nil || f != nil {
+		if err != nil {
+			return storage.Ef(op, storage.Other, p, err)
+		}
 		return storage.Ef(op, storage.Exist, p, nil)
 	}
 	_, err = o.mkdirIn(ctx, parent, baseOf(p), now)
@@ -157,7 +179,10 @@ func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, erro
 	}
 	parts := split(p)
 	for i, name := range parts {
-		d, f := cur.find(name)
+		d, f, err := o.find(ctx, cur, name)
+		if err != nil {
+			return nil, err
+		}
 		switch {
 		case f != nil:
 			sub := "/" + strings.Join(parts[:i+1], "/")
@@ -177,8 +202,11 @@ func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, erro
 // mkdirIn creates folder name in parent: the child's first record, then
 // the parent's entry for it.
 func (o *op) mkdirIn(ctx context.Context, parent *node, name string, now time.Time) (*node, error) {
+	if parent.shared {
+		return nil, storage.E("mkdir", storage.Permission, errSharedDir)
+	}
 	if parent.w == nil {
-		return nil, storage.E("mkdir", storage.Permission, errors.New("no write access to the parent folder"))
+		return nil, storage.E("mkdir", storage.Permission, errReadOnly)
 	}
 	if err := cryptree.ValidName(name); err != nil {
 		return nil, storage.E("mkdir", storage.Invalid, err)
@@ -242,24 +270,37 @@ func (t *Tree) Commit(ctx context.Context, p string, m *blob.Manifest, mtime tim
 	if err := cryptree.ValidName(baseOf(p)); err != nil {
 		return Entry{}, storage.Ef(op, storage.Invalid, p, err)
 	}
+	if err := t.writable(op, p); err != nil {
+		return Entry{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.newOp().commit(ctx, p, m, mtime)
+}
+
+// commit is Commit of clean path p within op o (the lock held).
+func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, error) {
+	const op = "commit"
+	t := o.t
 	now := time.Now()
 	if mtime.IsZero() {
 		mtime = now
 	}
 	mtime = clampTime(mtime)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	o := t.newOp()
 	parent, err := o.mkdirAll(ctx, parentOf(p), now)
 	if err != nil {
 		return Entry{}, storage.Ef(op, storage.Other, p, err)
 	}
-	d, f := parent.find(baseOf(p))
-	if d != nil {
+	d, f, err := o.find(ctx, parent, baseOf(p))
+	switch {
+	case err != nil:
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	case d != nil:
 		return Entry{}, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
-	}
-	if parent.w == nil {
-		return Entry{}, storage.Ef(op, storage.Permission, p, errors.New("no write access"))
+	case parent.shared:
+		return Entry{}, storage.Ef(op, storage.Permission, p, errSharedDir)
+	case parent.w == nil:
+		return Entry{}, storage.Ef(op, storage.Permission, p, errReadOnly)
 	}
 	n := uint64(1)
 	if f != nil {
@@ -306,8 +347,37 @@ func keepVersions(vs []cryptree.Version) []cryptree.Version {
 	return append(out, vs[len(vs)-KeepVersions:]...)
 }
 
-// inTrash reports whether clean path p is the trash or inside it.
-func inTrash(p string) bool { return p == TrashDir || strings.HasPrefix(p, TrashDir+"/") }
+// inTrash reports whether clean path p is its tree's trash or inside it.
+func inTrash(p string) bool {
+	trash := trashOf(p)
+	return p == trash || strings.HasPrefix(p, trash+"/")
+}
+
+// trashOf returns the trash of the tree clean path p is in: TrashDir, or
+// the .trash folder of a received share (/shared/<name>/.trash).
+func trashOf(p string) string {
+	if r := treeOf(p); r != "/" {
+		return r + TrashDir
+	}
+	return TrashDir
+}
+
+// treeOf returns the top of the tree clean path p is in: "/" for the
+// user's own drive, SharedDir itself, or /shared/<name> for a received
+// share.
+func treeOf(p string) string {
+	if p == SharedDir {
+		return SharedDir
+	}
+	if !strings.HasPrefix(p, SharedDir+"/") {
+		return "/"
+	}
+	rest := p[len(SharedDir)+1:]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	return SharedDir + "/" + rest
+}
 
 // Remove moves p into TrashDir (created on demand; the name gets
 // "~<unix seconds>" if the trash has one like it) and returns the file
@@ -315,6 +385,10 @@ func inTrash(p string) bool { return p == TrashDir || strings.HasPrefix(p, Trash
 // the trash. Removing something inside TrashDir, or TrashDir itself,
 // deletes it for good. Errors as for Namespace.Remove; storage.Invalid if
 // a file named TrashDir is in the way.
+//
+// Inside a received share (/shared/<name>/...) the trash is the share's
+// own /shared/<name>/.trash (its owner sees it); removing /shared/<name>
+// itself forgets the received share (nothing of the owner's changes).
 func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, error) {
 	const op = "remove"
 	p, err := clean(op, p)
@@ -324,9 +398,15 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 	if p == "/" {
 		return nil, storage.Ef(op, storage.Invalid, p, errors.New("cannot remove the root"))
 	}
+	if err := t.writable(op, p); err != nil {
+		return nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
+	if parentOf(p) == SharedDir && !t.view {
+		return nil, wrap(op, p, o.forget(ctx, baseOf(p)))
+	}
 	parent, d, f, err := o.lookup(ctx, p)
 	if err != nil {
 		return nil, storage.Ef(op, storage.Other, p, err)
@@ -363,7 +443,7 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 		parent.drop(baseOf(p))
 		return removed, wrap(op, p, o.save(ctx, parent))
 	}
-	trash, err := o.mkdirAll(ctx, TrashDir, time.Now())
+	trash, err := o.mkdirAll(ctx, trashOf(p), time.Now())
 	if err != nil {
 		return nil, storage.Ef(op, storage.Other, p, err)
 	}
@@ -386,6 +466,9 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 	// the trash being created.
 	if err := o.move(ctx, parent, baseOf(p), trash, name); err != nil {
 		return nil, storage.Ef(op, storage.Other, p, err)
+	}
+	if err := o.moveGrants(ctx, p, join(trashOf(p), name)); err != nil {
+		t.logf("tree: updating the share list: %v", err)
 	}
 	return removed, nil
 }
@@ -415,9 +498,21 @@ func (t *Tree) Rename(ctx context.Context, src, dst string) error {
 	if err := cryptree.ValidName(baseOf(dst)); err != nil {
 		return storage.Ef(op, storage.Invalid, dst, err)
 	}
+	if err := t.writable(op, src); err != nil {
+		return err
+	}
+	if err := t.writable(op, dst); err != nil {
+		return err
+	}
+	if treeOf(src) != treeOf(dst) && !(parentOf(src) == SharedDir && parentOf(dst) == SharedDir) {
+		return storage.Ef(op, storage.Invalid, src, errors.New("cannot move between your drive and a share, or between shares"))
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
+	if parentOf(src) == SharedDir && !t.view {
+		return wrap(op, src, o.renameReceived(ctx, baseOf(src), baseOf(dst)))
+	}
 	sp, d, f, err := o.lookup(ctx, src)
 	if err != nil {
 		return storage.Ef(op, storage.Other, src, err)
@@ -429,10 +524,19 @@ func (t *Tree) Rename(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return storage.Ef(op, storage.Other, dst, err)
 	}
-	if d, f := dp.find(baseOf(dst)); d != nil || f != nil {
+	if d, f, err := o.find(ctx, dp, baseOf(dst)); err != nil || d != nil || f != nil {
+		if err != nil {
+			return storage.Ef(op, storage.Other, dst, err)
+		}
 		return storage.Ef(op, storage.Exist, dst, nil)
 	}
-	return wrap(op, src, o.move(ctx, sp, baseOf(src), dp, baseOf(dst)))
+	if err := o.move(ctx, sp, baseOf(src), dp, baseOf(dst)); err != nil {
+		return wrap(op, src, err)
+	}
+	if err := o.moveGrants(ctx, src, dst); err != nil {
+		t.logf("tree: updating the share list: %v", err)
+	}
+	return nil
 }
 
 // move moves entry name of sp to dp as newName: in one write when sp is
@@ -440,7 +544,7 @@ func (t *Tree) Rename(ctx context.Context, src, dst string) error {
 // and backlink.
 func (o *op) move(ctx context.Context, sp *node, name string, dp *node, newName string) error {
 	if sp.w == nil || dp.w == nil {
-		return storage.E("move", storage.Permission, errors.New("no write access"))
+		return storage.E("move", storage.Permission, errReadOnly)
 	}
 	d, f := sp.find(name)
 	var moved *cryptree.DirEntry
