@@ -158,4 +158,3 @@ func (l *lazyTree) Version(ctx context.Context, p string, n uint64) (drive.Entry
 	}
 	return t.Version(ctx, p, n)
 }
-
