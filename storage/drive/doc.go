@@ -23,6 +23,14 @@
 //     record seen per folder, so a rolled-back or forged record is refused
 //     (storage.Corrupt). Drive.Versions and Drive.OpenVersion (versions.go)
 //     use it when the namespace is Versioned.
+//   - Sharing (share.go, shared.go, share_lists.go, capview.go): Share
+//     and Link hand over a cryptree.Capability (sealed to an Inbox, or as
+//     a cairn:// link), Unshare re-keys the subtree under new identities
+//     and re-delivers to those who keep access, Receive adds what arrives
+//     to /shared, a virtual folder through which received folders are
+//     read and (with write access) written. The share list and the
+//     received list are files in /.cairn of the user's own tree.
+//     OpenCapability is a read-only view of one capability, for links.
 //   - The upload journal: while Put runs, a sealed header (path, source
 //     file, its size and mtime) and one sealed record per chunk that
 //     landed. Put commits to the namespace only when every chunk is
