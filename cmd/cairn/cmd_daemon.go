@@ -23,6 +23,10 @@ import (
 	"github.com/cairn-storage/cairn/storage/drive"
 )
 
+// republishMinutes is how often the daemon publishes its folder records
+// again: well inside the DHT's 48-hour record lifetime.
+const republishMinutes = 4 * 60
+
 // inboxPoll is how often the daemon looks for capabilities shared with it.
 const inboxPoll = 2 * time.Second
 
@@ -188,6 +192,12 @@ func runDaemon(c *cli.Context, e *env) error {
 				up.save(ctx)
 				if i%15 == 0 {
 					n.db.GC() // reclaim value-log space of deleted fragments
+				}
+				if i%republishMinutes == 0 {
+					if tr := n.tree.ready(); tr != nil {
+						k, err := tr.Republish(ctx)
+						logf("republished %d folder records (%v)", k, err)
+					}
 				}
 			}
 		}
