@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/memstore"
 )
 
 // slowStore holds every Put for a long time (until the caller gives up).
@@ -148,4 +150,83 @@ func TestTooFewPeersUnavailable(t *testing.T) {
 	if _, err := alice.drive.Stat(ctx, "/x.bin"); !errors.Is(err, storage.NotExist) {
 		t.Fatalf("failed put visible: %v", err)
 	}
+}
+
+// TestRecordAttacks: storage peers that serve an old (rolled back) or a
+// forged folder record are outvoted or ignored, and honest peers refuse to
+// store a stale record.
+func TestRecordAttacks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	peers, err := startPeers(ctx, t.TempDir(), 16, 1<<30, 1<<30, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePeers(peers)
+	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
+	if _, err := waitPeers(ctx, alice, 16, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	put := func(p, s string) {
+		t.Helper()
+		if _, err := alice.drive.Put(ctx, p, strings.NewReader(s), drive.PutOptions{}); err != nil {
+			t.Fatalf("put %s: %v", p, err)
+		}
+	}
+	put("/first.txt", "one")
+	_, rootW := alice.cfg.Keyring.RootFolder()
+	recs := netRecords{alice}
+	old, err := recs.Lookup(ctx, rootW.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put("/second.txt", "two")
+	cur, err := recs.Lookup(ctx, rootW.ID())
+	if err != nil || cur.Seq <= old.Seq {
+		t.Fatalf("root record did not advance: %v", err)
+	}
+	key := cryptree.RecordKey(rootW.ID())
+	// Honest peers refuse the old record.
+	holders, err := recs.holders(ctx, key)
+	if err != nil || len(holders) == 0 {
+		t.Fatalf("holders: %v", err)
+	}
+	if err := alice.ptr.PutRecord(ctx, holders[0], key, old.Marshal()); !errors.Is(err, storage.Exist) {
+		t.Fatalf("stale record put: %v, want Exist", err)
+	}
+	// Now every storage peer turns: half serve the old record, half a forged one.
+	forged := *cur
+	forged.Seq = cur.Seq + 100
+	forged.Sig[0] ^= 1
+	for i, p := range peers {
+		v := old.Marshal()
+		if i%2 == 1 {
+			v = forged.Marshal()
+		}
+		if err := p.db.KV("pointers").Set(ctx, append([]byte("pointer/rec/"), key...), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Alice, and a second device of hers with an empty cache, still see
+	// the current tree: the forged record fails its signature, the old one
+	// loses to the DHT's current one and to what the device has seen.
+	for _, tr := range []drive.Namespace{alice.tree, secondDevice(t, ctx, alice)} {
+		if _, err := tr.Stat(ctx, "/second.txt"); err != nil {
+			t.Fatalf("after the attack: %v", err)
+		}
+	}
+}
+
+// secondDevice opens alice's drive afresh over her node, with an empty cache.
+func secondDevice(t *testing.T, ctx context.Context, n *node) *drive.Tree {
+	t.Helper()
+	keys, w := n.cfg.Keyring.RootFolder()
+	tr, err := drive.NewTree(ctx, drive.TreeConfig{
+		Objects: n.blob, Records: netRecords{n}, Cache: memstore.NewKV(),
+		Root: w.ID(), RootKeys: keys, RootWriter: &w,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

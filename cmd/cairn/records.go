@@ -153,7 +153,8 @@ func (r netRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
 
 // Lookup asks the folder's storage peers and the DHT at once and returns
 // the best valid record: the peers answer in a few milliseconds, the DHT
-// gets a short grace after them.
+// gets up to a second more: it is the independent source that outvotes
+// storage peers serving an old record.
 func (r netRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree.Record, error) {
 	key := cryptree.RecordKey(id)
 	hs, err := r.holders(ctx, key)
@@ -201,7 +202,7 @@ func (r netRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree
 				recs = append(recs, rec)
 			}
 			if peersLeft == 0 && !dhtDone && grace == nil {
-				grace = time.After(300 * time.Millisecond)
+				grace = time.After(time.Second)
 			}
 		case <-grace:
 			dhtDone, peersLeft = true, 0
