@@ -144,9 +144,29 @@ func putTree(ctx context.Context, cl *client, root, remote string, b *bar) (*put
 	if err != nil {
 		return nil, walkErr(err)
 	}
+	var mu sync.Mutex
+	err = inParallel(ctx, files, func(j job) string { return j.local }, func(ctx context.Context, j job) error {
+		e, err := putFile(ctx, cl, j.local, j.remote, b)
+		if err == nil {
+			mu.Lock()
+			res.Files++
+			res.Bytes += e.Size
+			mu.Unlock()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// inParallel calls fn for every item, parallelFiles at a time, and stops
+// at the first error, which it returns prefixed with the item's name.
+func inParallel[T any](ctx context.Context, items []T, name func(T) string, fn func(context.Context, T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan job)
+	work := make(chan T)
 	var mu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
@@ -154,33 +174,27 @@ func putTree(ctx context.Context, cl *client, root, remote string, b *bar) (*put
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				e, err := putFile(ctx, cl, j.local, j.remote, b)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("%s: %w", j.local, err)
-					cancel()
+			for it := range work {
+				if err := fn(ctx, it); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("%s: %w", name(it), err)
+						cancel()
+					}
+					mu.Unlock()
 				}
-				if err == nil {
-					res.Files++
-					res.Bytes += e.Size
-				}
-				mu.Unlock()
 			}
 		}()
 	}
-	for _, j := range files {
+	for _, it := range items {
 		select {
-		case jobs <- j:
+		case work <- it:
 		case <-ctx.Done():
 		}
 	}
-	close(jobs)
+	close(work)
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	return res, nil
+	return first
 }
 
 func walkErr(err error) error {
@@ -348,42 +362,20 @@ func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar)
 		b.addTotal(en.Size)
 		files = append(files, en)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan entryJSON)
 	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for i := 0; i < parallelFiles; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for en := range jobs {
-				rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
-				n, err := getToFile(ctx, cl, en.Path, filepath.Join(local, filepath.FromSlash(rel)), b)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("%s: %w", en.Path, err)
-					cancel()
-				}
-				if err == nil {
-					res.Files++
-					res.Bytes += n
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, en := range files {
-		select {
-		case jobs <- en:
-		case <-ctx.Done():
+	err := inParallel(ctx, files, func(en entryJSON) string { return en.Path }, func(ctx context.Context, en entryJSON) error {
+		rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
+		n, err := getToFile(ctx, cl, en.Path, filepath.Join(local, filepath.FromSlash(rel)), b)
+		if err == nil {
+			mu.Lock()
+			res.Files++
+			res.Bytes += n
+			mu.Unlock()
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if first != nil {
-		return nil, first
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

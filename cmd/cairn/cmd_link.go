@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -145,18 +146,24 @@ func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local s
 	if err != nil {
 		return nil, err
 	}
-	for _, en := range files {
+	var mu sync.Mutex
+	err = inParallel(ctx, files, func(en drive.Entry) string { return en.Path }, func(ctx context.Context, en drive.Entry) error {
 		rd, _, err := v.Open(ctx, en.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", en.Path, err)
+			return err
 		}
 		dst := filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(en.Path, "/")))
 		n, err := getToFileWith(ctx, dst, func(w io.Writer) (int64, error) { return rd.WriteTo(&countWriter{w: w, b: b}) })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", en.Path, err)
+		if err == nil {
+			mu.Lock()
+			res.Files++
+			res.Bytes += n
+			mu.Unlock()
 		}
-		res.Files++
-		res.Bytes += n
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
