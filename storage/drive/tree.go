@@ -81,8 +81,11 @@ type TreeConfig struct {
 // reported as storage.Unavailable ("changed by another writer"), to be
 // retried.
 type Tree struct {
-	cfg TreeConfig
-	mu  sync.Mutex // serializes writes
+	cmu        sync.Mutex // guards queue and committing (group commit)
+	queue      []*pendingCommit
+	committing bool
+	cfg        TreeConfig
+	mu         sync.Mutex // serializes writes
 
 	seenMu sync.Mutex
 	seen   map[cryptree.FolderID]*cryptree.Record // verified, as in the cache; read-only

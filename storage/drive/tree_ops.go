@@ -273,13 +273,25 @@ func (t *Tree) Commit(ctx context.Context, p string, m *blob.Manifest, mtime tim
 	if err := t.writable(op, p); err != nil {
 		return Entry{}, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.newOp().commit(ctx, p, m, mtime)
+	return t.groupCommit(ctx, &pendingCommit{p: p, m: m, mtime: mtime, done: make(chan commitResult, 1)})
 }
 
 // commit is Commit of clean path p within op o (the lock held).
 func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, error) {
+	e, parent, err := o.stage(ctx, p, m, mtime)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := o.save(ctx, parent); err != nil {
+		return Entry{}, storage.Ef("commit", storage.Other, p, err)
+	}
+	return e, nil
+}
+
+// stage applies a commit of clean path p to its parent folder in memory
+// (within op o, the lock held) and returns that folder, which the caller
+// saves: several commits into one folder then cost one write.
+func (o *op) stage(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, *node, error) {
 	const op = "commit"
 	t := o.t
 	now := time.Now()
@@ -289,18 +301,18 @@ func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.
 	mtime = clampTime(mtime)
 	parent, err := o.mkdirAll(ctx, parentOf(p), now)
 	if err != nil {
-		return Entry{}, storage.Ef(op, storage.Other, p, err)
+		return Entry{}, nil, storage.Ef(op, storage.Other, p, err)
 	}
 	d, f, err := o.find(ctx, parent, baseOf(p))
 	switch {
 	case err != nil:
-		return Entry{}, storage.Ef(op, storage.Other, p, err)
+		return Entry{}, nil, storage.Ef(op, storage.Other, p, err)
 	case d != nil:
-		return Entry{}, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+		return Entry{}, nil, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
 	case parent.shared:
-		return Entry{}, storage.Ef(op, storage.Permission, p, errSharedDir)
+		return Entry{}, nil, storage.Ef(op, storage.Permission, p, errSharedDir)
 	case parent.w == nil:
-		return Entry{}, storage.Ef(op, storage.Permission, p, errReadOnly)
+		return Entry{}, nil, storage.Ef(op, storage.Permission, p, errReadOnly)
 	}
 	n := uint64(1)
 	if f != nil {
@@ -308,32 +320,29 @@ func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.
 	}
 	v, err := t.version(ctx, m, n, mtime)
 	if err != nil {
-		return Entry{}, storage.Ef(op, storage.Other, p, err)
+		return Entry{}, nil, storage.Ef(op, storage.Other, p, err)
 	}
 	if f == nil {
 		label, err := newLabel(parent)
 		if err != nil {
-			return Entry{}, err
+			return Entry{}, nil, err
 		}
 		dk, err := cryptree.NewKey()
 		if err != nil {
-			return Entry{}, storage.Ef(op, storage.IO, p, err)
+			return Entry{}, nil, storage.Ef(op, storage.IO, p, err)
 		}
 		parent.f.Files = append(parent.f.Files, cryptree.FileEntry{Label: label, DK: dk,
 			Meta: cryptree.FileMeta{Name: baseOf(p), Versions: []cryptree.Version{v}}})
 	} else {
 		if f.Dirty {
 			if f.DK, err = cryptree.NewKey(); err != nil {
-				return Entry{}, storage.Ef(op, storage.IO, p, err)
+				return Entry{}, nil, storage.Ef(op, storage.IO, p, err)
 			}
 			f.Dirty = false
 		}
 		f.Meta.Versions = keepVersions(append(f.Meta.Versions, v))
 	}
-	if err := o.save(ctx, parent); err != nil {
-		return Entry{}, storage.Ef(op, storage.Other, p, err)
-	}
-	return Entry{Path: p, Size: m.Size, Mtime: mtime, Manifest: m}, nil
+	return Entry{Path: p, Size: m.Size, Mtime: mtime, Manifest: m}, parent, nil
 }
 
 // keepVersions drops versions from the middle: the first and the last
@@ -663,4 +672,97 @@ func (t *Tree) file(ctx context.Context, op, p string) (*cryptree.FileEntry, str
 		return nil, p, storage.Ef(op, storage.NotExist, p, nil)
 	}
 	return f, p, nil
+}
+
+// Group commit: Commits that arrive while another is being written queue
+// up, and the next writer takes the whole queue at once, writing each
+// folder they touch once. With uploads running in parallel (a tree of
+// small files) most commits then share a folder write instead of each
+// paying a seal, a body store and a record publication of its own.
+
+type pendingCommit struct {
+	p     string
+	m     *blob.Manifest
+	mtime time.Time
+	done  chan commitResult // buffered, receives exactly one result
+}
+
+type commitResult struct {
+	e   Entry
+	err error
+}
+
+// maxBatch bounds how many commits one folder write takes.
+const maxBatch = 256
+
+func (t *Tree) groupCommit(ctx context.Context, pc *pendingCommit) (Entry, error) {
+	t.cmu.Lock()
+	t.queue = append(t.queue, pc)
+	lead := !t.committing
+	if lead {
+		t.committing = true
+	}
+	t.cmu.Unlock()
+	if lead {
+		// The leader writes for everyone queued: its own cancellation
+		// must not fail the others'.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		for {
+			t.cmu.Lock()
+			batch := t.queue
+			if len(batch) > maxBatch {
+				batch = batch[:maxBatch]
+			}
+			t.queue = t.queue[len(batch):]
+			if len(batch) == 0 {
+				t.committing = false
+				t.cmu.Unlock()
+				break
+			}
+			t.cmu.Unlock()
+			t.commitBatch(wctx, batch)
+		}
+	}
+	select {
+	case r := <-pc.done:
+		return r.e, r.err
+	case <-ctx.Done():
+		return Entry{}, storage.E("commit", storage.Canceled, ctx.Err())
+	}
+}
+
+// commitBatch stages every commit of batch in one op and saves each folder
+// they changed once.
+func (t *Tree) commitBatch(ctx context.Context, batch []*pendingCommit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.newOp()
+	type staged struct {
+		pc *pendingCommit
+		e  Entry
+	}
+	var order []*node
+	byFolder := map[cryptree.FolderID][]staged{}
+	for _, pc := range batch {
+		e, parent, err := o.stage(ctx, pc.p, pc.m, pc.mtime)
+		if err != nil {
+			pc.done <- commitResult{err: err}
+			continue
+		}
+		if _, ok := byFolder[parent.id]; !ok {
+			order = append(order, parent)
+		}
+		byFolder[parent.id] = append(byFolder[parent.id], staged{pc, e})
+	}
+	for _, parent := range order {
+		err := o.save(ctx, parent)
+		for _, s := range byFolder[parent.id] {
+			if err != nil {
+				s.pc.done <- commitResult{err: storage.Ef("commit", storage.Other, s.pc.p, err)}
+			} else {
+				s.pc.done <- commitResult{e: s.e}
+			}
+		}
+	}
 }
