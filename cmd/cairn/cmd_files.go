@@ -24,7 +24,7 @@ import (
 )
 
 // parallelFiles is how many files of a tree move at once.
-const parallelFiles = 4
+const parallelFiles = 8
 
 func cmdPut(e *env) *cli.Command {
 	return &cli.Command{

@@ -56,6 +56,7 @@ type node struct {
 	ptrSvc  *pointer.Service
 	ptr     *pointer.Client
 	tree    *lazyTree
+	recs    recordCache
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger

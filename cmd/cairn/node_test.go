@@ -186,6 +186,20 @@ func TestRecordAttacks(t *testing.T) {
 		t.Fatalf("root record did not advance: %v", err)
 	}
 	key := cryptree.RecordKey(rootW.ID())
+	// The DHT copy is written in the background: wait for it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v, err := alice.net.GetValue(ctx, key)
+		if err == nil {
+			if r, perr := cryptree.ParseRecord(v); perr == nil && r.Seq == cur.Seq {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the DHT never got the current root record: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Honest peers refuse the old record.
 	holders, err := recs.holders(ctx, key)
 	if err != nil || len(holders) == 0 {
@@ -207,6 +221,7 @@ func TestRecordAttacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	alice.recs.drop(rootW.ID()) // no shortcut through the node's recent records
 	// Alice, and a second device of hers with an empty cache, still see
 	// the current tree: the forged record fails its signature, the old one
 	// loses to the DHT's current one and to what the device has seen.

@@ -84,6 +84,51 @@ func closest(peers []storage.PeerInfo, key []byte, n int) []storage.PeerID {
 	return out
 }
 
+// recordTTL is how long a record this node fetched or published is used
+// without asking the network again: bulk work (a tree of 2,000 files)
+// resolves the same folders over and over. Another writer's change to a
+// shared folder shows up after at most this long; a write based on a
+// stale copy is refused by the peers (Exist) and drops the copy.
+const recordTTL = 2 * time.Second
+
+// recordCache holds recently seen records.
+type recordCache struct {
+	mu sync.Mutex
+	m  map[cryptree.FolderID]cachedRecord
+}
+
+type cachedRecord struct {
+	rec *cryptree.Record
+	at  time.Time
+}
+
+func (c *recordCache) get(id cryptree.FolderID) *cryptree.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok && time.Since(e.at) < recordTTL {
+		return e.rec
+	}
+	return nil
+}
+
+func (c *recordCache) put(rec *cryptree.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[cryptree.FolderID]cachedRecord{}
+	}
+	if old, ok := c.m[rec.ID]; ok && old.rec.Seq > rec.Seq {
+		return
+	}
+	c.m[rec.ID] = cachedRecord{rec, time.Now()}
+}
+
+func (c *recordCache) drop(id cryptree.FolderID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}
+
 // netRecords is drive.Records over the network: the DHT plus the pointer
 // service of the recordReplicas storage peers closest to the folder.
 type netRecords struct{ n *node }
@@ -96,8 +141,10 @@ func (r netRecords) holders(ctx context.Context, key string) ([]storage.PeerID, 
 	return closest(peers, []byte(key), recordReplicas), nil
 }
 
-// Publish puts rec on its storage peers and in the DHT. It succeeds if
-// any of them took it; a peer holding a newer record refuses (Exist).
+// Publish puts rec on its storage peers, and in the DHT in the
+// background. It succeeds if any peer took it; a peer holding a newer
+// record refuses (Exist). With no storage peer to take it, it waits for
+// the DHT.
 func (r netRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
 	key, val := cryptree.RecordKey(rec.ID), rec.Marshal()
 	hs, err := r.holders(ctx, key)
@@ -126,27 +173,35 @@ func (r netRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
 			}
 		}(p)
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := r.n.net.PutValue(ctx, key, val)
-		mu.Lock()
-		defer mu.Unlock()
-		if err == nil {
-			took++
-		} else if lastErr == nil {
-			lastErr = err
-		}
-	}()
 	wg.Wait()
-	if took > 0 {
+	// The DHT copy is for lookups that miss the peers (they changed, or
+	// all went away): it need not hold up the write.
+	dhtDone := make(chan error, 1)
+	go func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err := r.n.net.PutValue(dctx, key, val)
+		if err != nil && r.n.cfg.Logf != nil && took > 0 {
+			r.n.cfg.Logf("records: DHT copy of folder %s: %v", rec.ID.String()[:8], err)
+		}
+		dhtDone <- err
+	}()
+	switch {
+	case stale > 0:
+		// Some peer holds a record that beats this one (another writer was
+		// first); Select decides the same way everywhere, so this write
+		// has lost even where it was taken.
+		r.n.recs.drop(rec.ID)
+		return storage.E("publish record", storage.Exist, lastErr)
+	case took > 0:
+		r.n.recs.put(rec)
 		return nil
 	}
-	if stale > 0 {
-		return storage.E("publish record", storage.Exist, lastErr)
-	}
-	if lastErr == nil {
-		lastErr = errors.New("no storage peer or DHT node reachable")
+	if err := <-dhtDone; err == nil {
+		r.n.recs.put(rec)
+		return nil
+	} else if lastErr == nil {
+		lastErr = err
 	}
 	return storage.E("publish record", storage.Unavailable, lastErr)
 }
@@ -156,6 +211,9 @@ func (r netRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
 // gets up to a second more: it is the independent source that outvotes
 // storage peers serving an old record.
 func (r netRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree.Record, error) {
+	if rec := r.n.recs.get(id); rec != nil {
+		return rec, nil
+	}
 	key := cryptree.RecordKey(id)
 	hs, err := r.holders(ctx, key)
 	if err != nil {
@@ -211,6 +269,7 @@ func (r netRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree
 		}
 	}
 	if best := cryptree.SelectRecord(recs); best >= 0 {
+		r.n.recs.put(recs[best])
 		return recs[best], nil
 	}
 	if notFound == 0 {
