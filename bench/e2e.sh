@@ -23,7 +23,9 @@
 # likewise, and the got bytes are compared with the originals afterwards.
 # Targets: 150 MB/s each way for the large file, 80 MB/s put and 100 MB/s
 # get for the tree, peak daemon RSS < 256 MiB for the 4 GiB put, idle RSS
-# < 100 MiB. BOUND [270] is the CPU bound of docs/PERFORMANCE.md at 1.6×.
+# < 100 MiB. BOUND [270] is the CPU bound of docs/PERFORMANCE.md at 1.6×;
+# cpu-bound is this run's own: nproc cores divided by the CPU seconds per
+# MB that the testnet, the daemon and the command used in the phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -160,7 +162,11 @@ for r in $(seq "$RUNS"); do
 	log "run $r: idle daemon VmRSS $(mem "$D_PID" VmRSS) MiB (RssAnon $(mem "$D_PID" RssAnon))"
 	if ((BIG_MIB > 0)); then
 		head -c "$((BIG_MIB << 20))" /dev/urandom >"$WORK/big"
+		du0=$(du -s --block-size=1 "$WORK/net/tn" | cut -f1)
 		timed big-put "$((BIG_MIB << 20))" "$BIN" --home "$HOME_C" put "$WORK/big" /big
+		# What the peers' disks took for it, as a multiple of the file.
+		du1=$(du -s --block-size=1 "$WORK/net/tn" | cut -f1)
+		echo "stored $(awk -v a="$du0" -v b="$du1" -v n="$((BIG_MIB << 20))" 'BEGIN { printf "%.3f", (b - a) / n }')" >>"$WORK/results"
 		timed big-get "$((BIG_MIB << 20))" "$BIN" --home "$HOME_C" get /big "$WORK/big.out"
 		cmp "$WORK/big" "$WORK/big.out" || { log "big: got bytes differ"; exit 1; }
 		rm -f "$WORK/big" "$WORK/big.out"
@@ -203,18 +209,19 @@ if ((RSS_GIB > 0)); then
 fi
 
 # The report: medians over the runs, min–max, ratio to target and bound.
-awk -v bound="$BOUND" '
+awk -v bound="$BOUND" -v cores="$(nproc)" '
 function median(a, c,   i, j, t) {
 	for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 }
-$1 ~ /-(put|get)$/ { n[$1]++; v[$1, n[$1]] = $2; tn[$1] += $4; dd[$1] += $5; cc[$1] += $6; sec[$1] += $3 }
+$1 ~ /-(put|get)$/ { n[$1]++; v[$1, n[$1]] = $2; tn[$1] += $4; dd[$1] += $5; cc[$1] += $6; sec[$1] += $3; mb[$1] += $2 * $3 }
 $1 == "idle" { ni++; idle[ni] = $2; anon[ni] = $3 }
 $1 == "hwm" { nh++; hwm[nh] = $2 }
+$1 == "stored" { ns++; stored[ns] = $2 }
 $1 == "huge" { huge = $0 }
 END {
 	target["big-put"] = 150; target["big-get"] = 150; target["tree-put"] = 80; target["tree-get"] = 100
-	printf "\n%-9s %8s %17s %7s %8s %8s   %s\n", "phase", "MB/s", "min–max", "target", "÷target", "÷bound", "cores: testnet daemon cmd"
+	printf "\n%-9s %8s %17s %7s %8s %8s %9s %8s   %s\n", "phase", "MB/s", "min–max", "target", "÷target", "÷bound", "cpu-bound", "÷cpu-b", "cores: testnet daemon cmd"
 	split("big-put big-get tree-put tree-get", order, " ")
 	for (o = 1; o <= 4; o++) {
 		k = order[o]
@@ -224,13 +231,17 @@ END {
 		lo = a[1]; hi = a[1]
 		for (i = 1; i <= c; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
 		m = median(a, c)
-		printf "%-9s %8.1f %8.1f–%-8.1f %7d %7.0f%% %7.0f%%   %.2f %.2f %.2f\n", k, m, lo, hi, target[k], 100 * m / target[k], 100 * m / bound, tn[k] / sec[k], dd[k] / sec[k], cc[k] / sec[k]
+		# cpu-bound: what all the cores would move at the CPU cost per MB
+		# measured here (testnet + daemon + command), if nothing else ran.
+		cb = cores * mb[k] / (tn[k] + dd[k] + cc[k])
+		printf "%-9s %8.1f %8.1f–%-8.1f %7d %7.0f%% %7.0f%% %9.0f %7.0f%%   %.2f %.2f %.2f\n", k, m, lo, hi, target[k], 100 * m / target[k], 100 * m / bound, cb, 100 * m / cb, tn[k] / sec[k], dd[k] / sec[k], cc[k] / sec[k]
 	}
 	if (ni) {
 		delete a; for (i = 1; i <= ni; i++) a[i] = idle[i]
 		m = median(a, ni); delete a; for (i = 1; i <= ni; i++) a[i] = anon[i]
 		printf "idle daemon VmRSS median %.1f MiB (RssAnon %.1f MiB), target < 100 MiB\n", m, median(a, ni)
 	}
+	if (ns) { delete a; for (i = 1; i <= ns; i++) a[i] = stored[i]; printf "disk taken by the peers for the large file: median %.3f× its size (the code stores 1.6×)\n", median(a, ns) }
 	if (nh) { delete a; for (i = 1; i <= nh; i++) a[i] = hwm[i]; printf "daemon VmHWM after the runs: median %.1f MiB\n", median(a, nh) }
 	if (huge != "") {
 		split(huge, h, " ")
