@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/streamguard"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -185,13 +186,13 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 	s, err := c.h.NewStream(octx, pid, ProtocolID)
 	cancel()
 	if err != nil {
-		return response{}, classify(ctx, op, p, err)
+		return response{}, streamguard.Classify(ctx, op, p, err)
 	}
-	g := newGuard(ctx, s, 2*d.Header+d.body(len(body))-d.Header)
-	defer g.done()
+	g := streamguard.New(ctx, s, 2*d.Header+d.body(len(body))-d.Header)
+	defer g.Done()
 
 	if _, err := s.Write(req.appendHeader(make([]byte, 0, headerSize+ownerSize+8+sigSize))); err != nil {
-		return response{}, g.fail(op, p, err)
+		return response{}, g.Fail(op, p, err)
 	}
 	// The body goes out while the response is awaited: a server that
 	// refuses early answers before reading it, and the reset below then
@@ -210,7 +211,7 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 	}
 	resp, err := readResponseHeader(s, maxBody)
 	if err != nil {
-		err = g.fail(op, p, err)
+		err = g.Fail(op, p, err)
 		<-werr
 		return response{}, err
 	}
@@ -220,12 +221,12 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 		return resp, nil
 	}
 	if err := <-werr; err != nil {
-		return response{}, g.fail(op, p, err)
+		return response{}, g.Fail(op, p, err)
 	}
 	if resp.Len > 0 {
-		g.extend(d.body(int(resp.Len)))
+		g.Extend(d.body(int(resp.Len)))
 		if resp.Body, err = readBody(s, int(resp.Len)); err != nil {
-			return response{}, g.fail(op, p, err)
+			return response{}, g.Fail(op, p, err)
 		}
 	}
 	_ = s.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/streamguard"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -211,8 +212,8 @@ func (s *Service) handle(st network.Stream) {
 		return
 	}
 	d := s.cfg.Deadlines
-	g := newGuard(s.ctx, st, d.Header)
-	defer g.done()
+	g := streamguard.New(s.ctx, st, d.Header)
+	defer g.Done()
 
 	req, err := readRequestHeader(st)
 	if err != nil {
@@ -231,16 +232,16 @@ func (s *Service) handle(st network.Stream) {
 	case opGet:
 		if st, ok := s.cfg.Store.(getterTo); ok {
 			buf := s.bodies.get(getHint)
-			body, err = st.GetTo(g.ctx, (*buf)[:0], req.Ref)
+			body, err = st.GetTo(g.Ctx, (*buf)[:0], req.Ref)
 			// body is *buf's array or one GetTo grew; either way it is
 			// free once the reply is written.
 			defer func() { *buf = body; s.bodies.put(buf) }()
 		} else {
-			body, err = s.cfg.Store.Get(g.ctx, req.Ref)
+			body, err = s.cfg.Store.Get(g.Ctx, req.Ref)
 		}
 	case opHas:
 		var ok bool
-		ok, err = s.cfg.Store.Has(g.ctx, req.Ref)
+		ok, err = s.cfg.Store.Has(g.Ctx, req.Ref)
 		if err == nil && !ok {
 			err = storage.E("has", storage.NotExist, nil)
 		}
@@ -249,7 +250,7 @@ func (s *Service) handle(st network.Stream) {
 	case opInfo:
 		body = s.info().append(nil)
 	}
-	if errors.Is(err, errAbort) || g.ctx.Err() != nil {
+	if errors.Is(err, errAbort) || g.Ctx.Err() != nil {
 		_ = st.Reset()
 		return
 	}
@@ -280,25 +281,25 @@ func (st status) message(err error) string {
 
 // reply writes resp and body and closes the stream, or resets it if the
 // write fails.
-func (s *Service) reply(g *guard, resp response, body []byte) {
+func (s *Service) reply(g *streamguard.Guard, resp response, body []byte) {
 	resp.Len = uint32(len(body))
-	g.extend(s.cfg.Deadlines.body(len(body)))
+	g.Extend(s.cfg.Deadlines.body(len(body)))
 	hdr := resp.appendHeader(make([]byte, 0, respHeader+MaxMessage+infoBodySize))
 	if len(body) <= infoBodySize {
 		hdr = append(hdr, body...)
 		body = nil
 	}
-	if _, err := g.s.Write(hdr); err != nil {
-		_ = g.s.Reset()
+	if _, err := g.S.Write(hdr); err != nil {
+		_ = g.S.Reset()
 		return
 	}
 	if len(body) > 0 {
-		if _, err := g.s.Write(body); err != nil {
-			_ = g.s.Reset()
+		if _, err := g.S.Write(body); err != nil {
+			_ = g.S.Reset()
 			return
 		}
 	}
-	_ = g.s.Close()
+	_ = g.S.Close()
 }
 
 func (s *Service) lock(ref storage.Ref) *sync.Mutex { return &s.locks[ref[0]%byte(len(s.locks))] }
@@ -311,9 +312,9 @@ func ownerKey(ref storage.Ref, owner *[ownerSize]byte) []byte {
 	return append(ownerPrefix(ref), owner[:]...)
 }
 
-func (s *Service) put(g *guard, req *request) error {
+func (s *Service) put(g *streamguard.Guard, req *request) error {
 	const op = "put"
-	ctx := g.ctx
+	ctx := g.Ctx
 	n := int64(req.Len)
 	held, err := s.cfg.Store.Has(ctx, req.Ref)
 	if err != nil {
@@ -327,7 +328,7 @@ func (s *Service) put(g *guard, req *request) error {
 			return storage.E(op, storage.Quota, fmt.Errorf("%d bytes offered, %d held", s.cfg.Capacity, s.used()))
 		}
 	}
-	from := storage.PeerID(g.s.Conn().RemotePeer().String())
+	from := storage.PeerID(g.S.Conn().RemotePeer().String())
 	if err := s.cfg.Admit.Admit(ctx, from, n); err != nil {
 		s.cfg.Logf("fragment service: refused %d bytes from %s: %v", n, from.Short(), err)
 		if storage.KindOf(err) == storage.Other {
@@ -335,11 +336,11 @@ func (s *Service) put(g *guard, req *request) error {
 		}
 		return err
 	}
-	if err := g.s.Scope().ReserveMemory(int(n), network.ReservationPriorityAlways); err != nil {
+	if err := g.S.Scope().ReserveMemory(int(n), network.ReservationPriorityAlways); err != nil {
 		return storage.E(op, storage.Unavailable, errors.New("busy: no memory for the fragment"))
 	}
-	defer g.s.Scope().ReleaseMemory(int(n))
-	g.extend(s.cfg.Deadlines.body(int(n)))
+	defer g.S.Scope().ReleaseMemory(int(n))
+	g.Extend(s.cfg.Deadlines.body(int(n)))
 	// A body of up to bodyStep goes into a recycled buffer; a longer one
 	// is allocated as it arrives (readBody), so that a peer that declares
 	// 16 MiB and sends nothing costs little (PROTOCOL.md).
@@ -348,16 +349,16 @@ func (s *Service) put(g *guard, req *request) error {
 		buf := s.bodies.get(int(n))
 		defer s.bodies.put(buf)
 		data = *buf
-		if _, err := io.ReadFull(g.s, data); err != nil {
+		if _, err := io.ReadFull(g.S, data); err != nil {
 			return errAbort
 		}
-	} else if data, err = readBody(g.s, int(n)); err != nil {
+	} else if data, err = readBody(g.S, int(n)); err != nil {
 		return errAbort
 	}
 	if erasure.Root(data) != req.Ref {
 		return storage.E(op, storage.Invalid, errors.New("fragment does not match its ref"))
 	}
-	g.extend(s.cfg.Deadlines.Header)
+	g.Extend(s.cfg.Deadlines.Header)
 
 	mu := s.lock(req.Ref)
 	mu.Lock()
@@ -385,9 +386,9 @@ func (s *Service) put(g *guard, req *request) error {
 
 var errDone = errors.New("found")
 
-func (s *Service) delete(g *guard, req *request) error {
+func (s *Service) delete(g *streamguard.Guard, req *request) error {
 	const op = "delete"
-	ctx := g.ctx
+	ctx := g.Ctx
 	now := s.cfg.Now()
 	t := time.Unix(req.Time, 0)
 	if t.Before(now.Add(-DeleteWindow)) || t.After(now.Add(DeleteWindow)) {

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/cairn-storage/cairn/network/internal/streamguard"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -195,10 +196,10 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 	s, err := c.h.NewStream(octx, pid, ProtocolID)
 	cancel()
 	if err != nil {
-		return response{}, classify(ctx, op, p, err)
+		return response{}, streamguard.Classify(ctx, op, p, err)
 	}
-	g := newGuard(ctx, s, time.Until(deadline))
-	defer g.done()
+	g := streamguard.New(ctx, s, time.Until(deadline))
+	defer g.Done()
 
 	// The request goes out while the response is awaited: a server that
 	// refuses early answers before reading all of it.
@@ -212,7 +213,7 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 	}()
 	resp, err := readResponse(s, maxBody)
 	if err != nil {
-		err = g.fail(op, p, err)
+		err = g.Fail(op, p, err)
 		<-werr
 		return response{}, err
 	}
@@ -222,7 +223,7 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 		return resp, statusError(op, p, resp)
 	}
 	if err := <-werr; err != nil {
-		return response{}, g.fail(op, p, err)
+		return response{}, g.Fail(op, p, err)
 	}
 	_ = s.Close()
 	return resp, nil

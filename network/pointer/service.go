@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	cnet "github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/internal/streamguard"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -138,8 +139,8 @@ func (s *Service) handle(st network.Stream) {
 		_ = st.ResetWithError(network.StreamResourceLimitExceeded)
 		return
 	}
-	g := newGuard(s.ctx, st, s.cfg.Timeout)
-	defer g.done()
+	g := streamguard.New(s.ctx, st, s.cfg.Timeout)
+	defer g.Done()
 
 	req, err := readRequest(st, s.cfg.MaxValue)
 	if err != nil {
@@ -156,12 +157,12 @@ func (s *Service) handle(st network.Stream) {
 	var body []byte
 	switch req.Op {
 	case opPutRecord:
-		err = s.putRecord(g.ctx, from, &req)
+		err = s.putRecord(g.Ctx, from, &req)
 	case opGetRecord:
-		body, err = s.getRecord(g.ctx, req.Key)
+		body, err = s.getRecord(g.Ctx, req.Key)
 	case opInboxPut:
 		var id [32]byte
-		id, err = s.inboxPut(g.ctx, from, &req)
+		id, err = s.inboxPut(g.Ctx, from, &req)
 		body = id[:]
 	case opInboxList:
 		// A list may be 4 MiB: account for it with the resource manager.
@@ -170,11 +171,11 @@ func (s *Service) handle(st network.Stream) {
 			break
 		}
 		defer st.Scope().ReleaseMemory(MaxList)
-		body, err = s.inboxList(g.ctx, &req.Inbox)
+		body, err = s.inboxList(g.Ctx, &req.Inbox)
 	case opInboxDelete:
-		err = s.inboxDelete(g.ctx, &req)
+		err = s.inboxDelete(g.Ctx, &req)
 	}
-	if g.ctx.Err() != nil {
+	if g.Ctx.Err() != nil {
 		_ = st.Reset()
 		return
 	}
@@ -194,12 +195,12 @@ func (s *Service) handle(st network.Stream) {
 }
 
 // reply writes resp and closes the stream, or resets it if the write fails.
-func (s *Service) reply(g *guard, resp response) {
-	if _, err := g.s.Write(resp.append(make([]byte, 0, respHeader+MaxText+len(resp.Body)))); err != nil {
-		_ = g.s.Reset()
+func (s *Service) reply(g *streamguard.Guard, resp response) {
+	if _, err := g.S.Write(resp.append(make([]byte, 0, respHeader+MaxText+len(resp.Body)))); err != nil {
+		_ = g.S.Reset()
 		return
 	}
-	_ = g.s.Close()
+	_ = g.S.Close()
 }
 
 func (s *Service) lock(b []byte) *sync.Mutex {
