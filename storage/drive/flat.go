@@ -601,21 +601,9 @@ func (f *Flat) removeTree(ctx context.Context, id folderID, dir string, kids []e
 // Rename moves src to dst through an intent record.
 func (f *Flat) Rename(ctx context.Context, src, dst string) error {
 	const op = "rename"
-	src, err := clean(op, src)
+	src, dst, err := cleanMove(op, src, dst)
 	if err != nil {
 		return err
-	}
-	dst, err = clean(op, dst)
-	if err != nil {
-		return err
-	}
-	switch {
-	case src == "/":
-		return storage.Ef(op, storage.Invalid, src, errors.New("cannot move the root"))
-	case dst == "/" || dst == src:
-		return storage.Ef(op, storage.Exist, dst, nil)
-	case strings.HasPrefix(dst, src+"/"):
-		return storage.Ef(op, storage.Invalid, dst, errors.New("cannot move a folder into itself"))
 	}
 	if err := f.ready(ctx); err != nil {
 		return err

@@ -92,3 +92,25 @@ func split(p string) []string {
 	}
 	return strings.Split(p[1:], "/")
 }
+
+// cleanMove cleans the two paths of a rename and refuses the moves no
+// namespace allows: the root, onto the root or itself, into itself.
+func cleanMove(op, src, dst string) (string, string, error) {
+	src, err := clean(op, src)
+	if err != nil {
+		return "", "", err
+	}
+	dst, err = clean(op, dst)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case src == "/":
+		return "", "", storage.Ef(op, storage.Invalid, src, errors.New("cannot move the root"))
+	case dst == "/" || dst == src:
+		return "", "", storage.Ef(op, storage.Exist, dst, nil)
+	case strings.HasPrefix(dst, src+"/"):
+		return "", "", storage.Ef(op, storage.Invalid, dst, errors.New("cannot move a folder into itself"))
+	}
+	return src, dst, nil
+}

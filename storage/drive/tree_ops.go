@@ -488,21 +488,9 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 // moved folder's backlink.
 func (t *Tree) Rename(ctx context.Context, src, dst string) error {
 	const op = "rename"
-	src, err := clean(op, src)
+	src, dst, err := cleanMove(op, src, dst)
 	if err != nil {
 		return err
-	}
-	dst, err = clean(op, dst)
-	if err != nil {
-		return err
-	}
-	switch {
-	case src == "/":
-		return storage.Ef(op, storage.Invalid, src, errors.New("cannot move the root"))
-	case dst == "/" || dst == src:
-		return storage.Ef(op, storage.Exist, dst, nil)
-	case strings.HasPrefix(dst, src+"/"):
-		return storage.Ef(op, storage.Invalid, dst, errors.New("cannot move a folder into itself"))
 	}
 	if err := cryptree.ValidName(baseOf(dst)); err != nil {
 		return storage.Ef(op, storage.Invalid, dst, err)
