@@ -429,14 +429,13 @@ func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer, b 
 		return 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(w, &countReader{r: resp.Body, b: b})
+	n, err := io.Copy(localWriter{w}, &countReader{r: resp.Body, b: b})
 	if err != nil {
 		if ctx.Err() != nil {
 			return n, storage.E("get", storage.Canceled, ctx.Err())
 		}
-		var ce interface{ Error() string }
-		if errors.As(err, &ce) && strings.Contains(err.Error(), "write") {
-			return n, storage.E("get: write", storage.IO, err)
+		if storage.KindOf(err) == storage.IO {
+			return n, err // writing the local file failed, not the daemon
 		}
 	}
 	if t := resp.Trailer.Get("Cairn-Error"); t != "" {
@@ -453,6 +452,18 @@ func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer, b 
 		return n, storage.E("get", storage.Unavailable, fmt.Errorf("got %d of %d bytes", n, want))
 	}
 	return n, nil
+}
+
+// localWriter marks errors of the local destination as storage.IO, so a
+// full disk is not mistaken for an unreachable daemon.
+type localWriter struct{ w io.Writer }
+
+func (l localWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if err != nil {
+		err = storage.E("get: write", storage.IO, err)
+	}
+	return n, err
 }
 
 type countReader struct {
