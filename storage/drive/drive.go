@@ -28,6 +28,9 @@ type Drive struct {
 
 	mu      sync.Mutex
 	running map[string]bool // upload ids claimed by a Put or Resume now
+
+	leftMu sync.Mutex
+	left   map[string][]string // path → ids of crash leftovers (nil: not scanned yet)
 }
 
 // New returns the drive of the user whose metadata key is key. Journal
@@ -96,7 +99,7 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, o PutOptions) (E
 		return Entry{}, err
 	}
 	// Adopt the chunks of interrupted uploads of the same path.
-	old, err := d.scan(ctx)
+	old, err := d.leftovers(ctx, p)
 	if err != nil {
 		return Entry{}, err
 	}

@@ -74,11 +74,68 @@ type upload struct {
 
 // scan reads the whole journal of this user, in id order.
 func (d *Drive) scan(ctx context.Context) ([]*upload, error) {
-	prefix := d.journalPrefix()
+	return d.scanFrom(ctx, d.journalPrefix())
+}
+
+// scanOne reads journal entry id: nil if it has no records.
+func (d *Drive) scanOne(ctx context.Context, id string) (*upload, error) {
+	us, err := d.scanFrom(ctx, append(append(d.journalPrefix(), id...), '/'))
+	if err != nil || len(us) == 0 {
+		return nil, err
+	}
+	return us[0], nil
+}
+
+// leftovers returns the journal entries of path p that a crash left
+// behind, for a Put of p to adopt. The journal is scanned once, at the
+// first call: a Put always deletes its own entry, so within one process
+// entries are only ever left by earlier ones (Resume keeps some of those,
+// and they were in that first scan). A Put used to scan the whole journal
+// (with every tombstone of the entries just deleted) each time: 7 % of the
+// daemon's CPU in a 2,000-file tree put.
+func (d *Drive) leftovers(ctx context.Context, p string) ([]*upload, error) {
+	d.leftMu.Lock()
+	defer d.leftMu.Unlock()
+	if d.left == nil {
+		us, err := d.scan(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.left = map[string][]string{}
+		for _, u := range us {
+			if u.hdr != nil {
+				d.left[u.hdr.path] = append(d.left[u.hdr.path], u.id)
+			}
+		}
+	}
+	var out []*upload
+	var keep []string
+	for _, id := range d.left[p] {
+		u, err := d.scanOne(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil || u.hdr == nil {
+			continue // finished, dropped or being dropped
+		}
+		keep = append(keep, id)
+		out = append(out, u)
+	}
+	if len(keep) == 0 {
+		delete(d.left, p)
+	} else {
+		d.left[p] = keep
+	}
+	return out, nil
+}
+
+// scanFrom reads the journal entries under prefix, in id order.
+func (d *Drive) scanFrom(ctx context.Context, prefix []byte) ([]*upload, error) {
 	byID := map[string]*upload{}
 	var order []string
+	base := d.journalPrefix()
 	err := d.kv.Scan(ctx, prefix, func(k, v []byte) error {
-		rest := k[len(prefix):]
+		rest := k[len(base):]
 		if len(rest) < idLen+2 {
 			return nil // not ours
 		}
