@@ -57,6 +57,7 @@ type node struct {
 	ptr     *pointer.Client
 	tree    *lazyTree
 	recs    recordCache
+	dhtPut  dhtPublisher
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger
