@@ -32,9 +32,10 @@ type Config struct {
 	// K data and M parity fragments per chunk: any K rebuild it, and a
 	// chunk is placed only when K+M fragments are on distinct peers.
 	K, M int
-	// Extra spare parity fragments are started with every chunk so that
-	// the slowest transfers can be cancelled once K+M have landed.
-	// Negative means none.
+	// Extra spare parity fragments are coded with every chunk and kept
+	// back: they go to other peers in place of transfers that fail or
+	// straggle (see hedgeFactor), and the slowest transfers are cancelled
+	// once K+M have landed. Negative means none.
 	Extra int
 	// Chunking parameters (chunker.Default).
 	Chunking chunker.Params

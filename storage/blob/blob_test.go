@@ -357,11 +357,22 @@ func (s slowStore) Put(ctx context.Context, ref storage.Ref, b []byte) error {
 // One very slow peer does not stall the upload: spare fragments land
 // elsewhere and its transfer is cancelled.
 func TestLongTailCancellation(t *testing.T) {
+	for _, nslow := range []int{2, 4} {
+		t.Run(fmt.Sprintf("%d slow", nslow), func(t *testing.T) { testLongTail(t, nslow) })
+	}
+}
+
+// testLongTail: 20 peers, nslow of them never finish. With 4 slow peers
+// the 2 spare fragments are not enough: stragglers' own fragments are sent
+// again to the remaining peers.
+func testLongTail(t *testing.T, nslow int) {
 	net := newNet(20)
 	slow := Stores{}
+	slowID := map[storage.PeerID]bool{}
 	for i, id := range net.ids {
 		slow[id] = net.Stores[id]
-		if i < 2 {
+		if i < nslow {
+			slowID[id] = true
 			slow[id] = slowStore{net.Stores[id], time.Minute}
 		}
 	}
@@ -376,7 +387,7 @@ func TestLongTailCancellation(t *testing.T) {
 	}
 	for _, ck := range m.Chunks {
 		for _, f := range ck.Frags {
-			if f.Holder == net.ids[0] || f.Holder == net.ids[1] {
+			if slowID[f.Holder] {
 				t.Fatalf("fragment recorded on a slow peer that never finished")
 			}
 		}

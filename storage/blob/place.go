@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -94,12 +95,38 @@ type putResult struct {
 	err  error
 }
 
+// Hedging: place starts need transfers, keeping the spare fragments back.
+// Once half of them have landed it knows how long a transfer takes; a
+// transfer still running hedgeFactor times that long later (plus
+// hedgeSlack) is a straggler, and each one still running then gets a
+// spare fragment on another peer (or a second copy of its own fragment
+// when no spare is left); the same wait again finds stragglers among
+// those. Whichever need land first are kept.
+// Starting the spares at once (as place first did) cost ~11 % of every
+// byte sent and of the peers' work for transfers that were then
+// cancelled; a slow peer now costs a short wait instead.
+const (
+	hedgeFactor = 3
+	hedgeSlack  = 25 * time.Millisecond
+)
+
+// stragglers lists the fragments with a transfer in flight and none landed.
+func stragglers(running []int, landed []bool) []int {
+	var out []int
+	for i, n := range running {
+		if n > 0 && !landed[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // place stores fragments (frags[i] has refs[i], code index i) on distinct
 // peers until need of them have landed, then cancels the transfers still
-// running: more than need are started when there are fragments and peers
-// for them, so that one slow peer cannot stall the chunk. A failed
-// transfer is retried with the same fragment on the next unused peer.
-// It returns the landed fragments sorted by index.
+// running. When there are more fragments than need, the rest are spares
+// for stragglers (see hedgeFactor) and for failures: a failed transfer is
+// followed by another fragment on the next unused peer. It returns the
+// landed fragments sorted by index.
 //
 // release is called once no transfer uses frags any more (possibly after
 // place has returned: cancelled transfers are not waited for).
@@ -138,29 +165,72 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 
 	next := 0 // next unused candidate
 	inflight := 0
-	// Start every fragment we have a peer for.
+	running := make([]int, len(frags)) // transfers in flight per fragment
+	isLanded := make([]bool, len(frags))
+	// Fragments not started yet, by index (after the first launch: the
+	// spares, then fragments whose transfer failed).
+	waiting := make([]int, 0, len(frags))
 	for i := range frags {
-		if next == len(cands) {
-			break
-		}
+		waiting = append(waiting, i)
+	}
+	var landed []Frag
+	launch := func(i int) {
 		start(i, cands[next])
 		next++
 		inflight++
+		running[i]++
 	}
-	// Fragments without a peer yet (more fragments than peers), by index.
-	var waiting []int
-	for i := next; i < len(frags); i++ {
-		waiting = append(waiting, i)
+	for len(waiting) > 0 && next < len(cands) && inflight < need {
+		launch(waiting[0])
+		waiting = waiting[1:]
 	}
 
-	var landed []Frag
+	t0 := time.Now()
+	var hedgeAfter time.Duration
+	var hedge <-chan time.Time
+	var hedgeTimer *time.Timer
+	defer func() {
+		if hedgeTimer != nil {
+			hedgeTimer.Stop()
+		}
+	}()
 	var lastErr error
 	failures := 0
 	for inflight > 0 && len(landed) < need {
-		r := <-results
+		var r putResult
+		select {
+		case r = <-results:
+		case <-hedge:
+			// The transfers still running are stragglers: each gets a
+			// spare fragment on another peer, or, when the spares are
+			// used up, a second copy of its own fragment elsewhere. Then
+			// the same wait again, for stragglers among those.
+			for _, i := range stragglers(running, isLanded) {
+				if next == len(cands) {
+					break
+				}
+				if len(waiting) > 0 {
+					i = waiting[0]
+					waiting = waiting[1:]
+				}
+				launch(i)
+			}
+			hedgeTimer.Reset(hedgeAfter)
+			continue
+		}
 		inflight--
+		running[r.frag]--
 		if r.err == nil {
+			if isLanded[r.frag] {
+				continue // a second copy of a hedged fragment: not referenced
+			}
+			isLanded[r.frag] = true
 			landed = append(landed, Frag{Index: r.frag, Ref: refs[r.frag], Holder: r.peer.ID})
+			if hedgeTimer == nil && 2*len(landed) >= need {
+				hedgeAfter = hedgeFactor*time.Since(t0) + hedgeSlack
+				hedgeTimer = time.NewTimer(hedgeAfter)
+				hedge = hedgeTimer.C
+			}
 			continue
 		}
 		failures++
@@ -171,14 +241,14 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 		if parent.Err() != nil {
 			break
 		}
-		// Another peer for this fragment, or, if its slot is covered by
-		// spare fragments still in flight, simply carry on.
-		waiting = append(waiting, r.frag)
-		for len(waiting) > 0 && next < len(cands) && inflight+len(landed) < len(frags) {
-			start(waiting[0], cands[next])
+		// Another fragment on another peer: a spare if one is left, else
+		// this one again (unless a copy of it landed or is still running).
+		if !isLanded[r.frag] && running[r.frag] == 0 {
+			waiting = append(waiting, r.frag)
+		}
+		for len(waiting) > 0 && next < len(cands) && inflight+len(landed) < need {
+			launch(waiting[0])
 			waiting = waiting[1:]
-			next++
-			inflight++
 		}
 	}
 	if len(landed) < need {
