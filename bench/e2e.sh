@@ -11,10 +11,12 @@
 #   BIG_MIB [1024]  size of the large file; 0 skips it
 #   TREE [2000]     files in the tree (1 KiB–4 MiB, log-uniform sizes,
 #                   fixed seed, fresh random contents); 0 skips it
+#   GETS [1]        0 skips the gets (and their checks): put-only profiles
 #   RSS_GIB [4]     after the runs, put this many GiB from stdin once and
 #                   report the daemon's peak RSS; 0 skips it
 #   PROFILE [unset] a directory: the testnet and the daemon of every run
 #                   write CPU profiles there (CAIRN_CPUPROFILE)
+#   KEEPLOG [unset] a file: the daemon's log of the last run is copied there
 #   WORK [mktemp]   scratch directory (removed at exit)
 #   CAIRN [unset]   a prebuilt cairn binary instead of building one
 #
@@ -34,6 +36,7 @@ PEERS=${PEERS:-16}
 BIG_MIB=${BIG_MIB:-1024}
 TREE=${TREE:-2000}
 RSS_GIB=${RSS_GIB:-4}
+GETS=${GETS:-1}
 BOUND=${BOUND:-270}
 WORK=${WORK:-$(mktemp -d /tmp/cairn-e2e.XXXXXX)}
 mkdir -p "$WORK"
@@ -117,6 +120,7 @@ start_net() {
 stop_net() {
 	stop "$D_PID"
 	stop "$TN_PID"
+	if [[ -n ${KEEPLOG:-} ]]; then cp "$WORK/net/daemon.log" "$KEEPLOG" || true; fi
 	rm -rf "$WORK/net"
 }
 
@@ -167,8 +171,10 @@ for r in $(seq "$RUNS"); do
 		# What the peers' disks took for it, as a multiple of the file.
 		du1=$(du -s --block-size=1 "$WORK/net/tn" | cut -f1)
 		echo "stored $(awk -v a="$du0" -v b="$du1" -v n="$((BIG_MIB << 20))" 'BEGIN { printf "%.3f", (b - a) / n }')" >>"$WORK/results"
-		timed big-get "$((BIG_MIB << 20))" "$BIN" --home "$HOME_C" get /big "$WORK/big.out"
-		cmp "$WORK/big" "$WORK/big.out" || { log "big: got bytes differ"; exit 1; }
+		if ((GETS)); then
+			timed big-get "$((BIG_MIB << 20))" "$BIN" --home "$HOME_C" get /big "$WORK/big.out"
+			cmp "$WORK/big" "$WORK/big.out" || { log "big: got bytes differ"; exit 1; }
+		fi
 		rm -f "$WORK/big" "$WORK/big.out"
 	fi
 	if ((TREE > 0)); then
@@ -177,8 +183,10 @@ for r in $(seq "$RUNS"); do
 		# du counts the folders too: count file bytes only.
 		bytes=$(find "$WORK/tree" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 		timed tree-put "$bytes" "$BIN" --home "$HOME_C" put "$WORK/tree" /tree
-		timed tree-get "$bytes" "$BIN" --home "$HOME_C" get /tree "$WORK/tree.out"
-		diff -r "$WORK/tree" "$WORK/tree.out" >/dev/null || { log "tree: got files differ"; exit 1; }
+		if ((GETS)); then
+			timed tree-get "$bytes" "$BIN" --home "$HOME_C" get /tree "$WORK/tree.out"
+			diff -r "$WORK/tree" "$WORK/tree.out" >/dev/null || { log "tree: got files differ"; exit 1; }
+		fi
 		rm -rf "$WORK/tree" "$WORK/tree.out"
 		log "run $r: tree of $TREE files, $bytes bytes"
 	fi

@@ -11,11 +11,17 @@ type Deadlines struct {
 	// MinRate is the slowest a body may move, in bytes per second
 	// (default 256 KiB/s): a body of n bytes gets Header + n/MinRate.
 	MinRate int64
+	// Idle is how long a server waits for the next request on a stream
+	// that has carried one (default 30 s); a client keeps an unused
+	// stream for two thirds of its own Idle, so that it rarely picks one
+	// the server is about to close.
+	Idle time.Duration
 }
 
 const (
 	defaultHeader  = 10 * time.Second
 	defaultMinRate = 256 << 10
+	defaultIdle    = 30 * time.Second
 )
 
 func (d Deadlines) withDefaults() Deadlines {
@@ -25,6 +31,9 @@ func (d Deadlines) withDefaults() Deadlines {
 	if d.MinRate <= 0 {
 		d.MinRate = defaultMinRate
 	}
+	if d.Idle <= 0 {
+		d.Idle = defaultIdle
+	}
 	return d
 }
 
@@ -32,3 +41,4 @@ func (d Deadlines) withDefaults() Deadlines {
 func (d Deadlines) body(n int) time.Duration {
 	return d.Header + time.Duration(float64(n)/float64(d.MinRate)*float64(time.Second))
 }
+

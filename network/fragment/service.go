@@ -68,8 +68,8 @@ type Service struct {
 
 	pending  atomic.Int64 // bytes of admitted PUTs not yet stored
 	stored   atomic.Int64 // with cfg.Used nil: bytes held
-	inflight atomic.Int64 // handlers running, for tests
-	started  atomic.Int64 // handlers started, for tests
+	inflight atomic.Int64 // handlers running and not idle between requests, for tests
+	started  atomic.Int64 // handlers (streams) started, for tests
 
 	locks [64]sync.Mutex // by ref: owner records and the store change together
 
@@ -202,8 +202,11 @@ func (s *Service) handle(st network.Stream) {
 	s.mu.Unlock()
 	s.inflight.Add(1)
 	s.started.Add(1)
+	busy := true
 	defer func() {
-		s.inflight.Add(-1)
+		if busy {
+			s.inflight.Add(-1)
+		}
 		s.wg.Done()
 	}()
 
@@ -211,19 +214,55 @@ func (s *Service) handle(st network.Stream) {
 		_ = st.ResetWithError(network.StreamResourceLimitExceeded)
 		return
 	}
+	// One request after another until the client half-closes, goes quiet
+	// for Deadlines.Idle, or a response ends the stream (PROTOCOL.md).
+	for first := true; ; first = false {
+		if !first {
+			s.inflight.Add(-1)
+			busy = false
+		}
+		if !s.serve(st, first, func() {
+			if !busy {
+				s.inflight.Add(1)
+				busy = true
+			}
+		}) {
+			return
+		}
+	}
+}
+
+// serve answers one request on st and reports whether the stream may
+// carry another. The first request of a stream must arrive within the
+// header deadline; a later one within Deadlines.Idle, and the client's
+// half-close instead ends the stream quietly. arrived is called once a
+// request header has been read.
+func (s *Service) serve(st network.Stream, first bool, arrived func()) bool {
 	d := s.cfg.Deadlines
-	g := streamguard.New(s.ctx, st, d.Header)
+	wait := d.Header
+	if !first {
+		wait = d.Idle
+	}
+	g := streamguard.New(s.ctx, st, wait)
 	defer g.Done()
 
 	req, err := readRequestHeader(st)
 	if err != nil {
+		if !first && errors.Is(err, io.EOF) && g.Ctx.Err() == nil {
+			_ = st.Close() // the client is done with the stream
+			return false
+		}
 		if storage.KindOf(err) == storage.Invalid {
+			arrived()
 			s.reply(g, response{Status: statusInvalid, Msg: err.Error()}, nil)
-			return
+			_ = st.Close()
+			return false
 		}
 		_ = st.Reset()
-		return
+		return false
 	}
+	arrived()
+	g.Extend(d.Header)
 	var resp response
 	var body []byte
 	switch req.Op {
@@ -252,7 +291,7 @@ func (s *Service) handle(st network.Stream) {
 	}
 	if errors.Is(err, errAbort) || g.Ctx.Err() != nil {
 		_ = st.Reset()
-		return
+		return false
 	}
 	if err != nil {
 		resp.Status = statusOf(err)
@@ -262,7 +301,17 @@ func (s *Service) handle(st network.Stream) {
 		}
 		body = nil
 	}
-	s.reply(g, resp, body)
+	if !s.reply(g, resp, body) {
+		return false
+	}
+	// After ok and not-found the request was read whole and the stream
+	// can go on; after any other answer (a PUT refused before its body
+	// was read, say) it ends here.
+	if resp.Status != statusOK && resp.Status != statusNotFound {
+		_ = st.Close()
+		return false
+	}
+	return true
 }
 
 // message is the text sent with a status: the error for the kinds a peer
@@ -279,9 +328,9 @@ func (st status) message(err error) string {
 	return err.Error()
 }
 
-// reply writes resp and body and closes the stream, or resets it if the
-// write fails.
-func (s *Service) reply(g *streamguard.Guard, resp response, body []byte) {
+// reply writes resp and body, or resets the stream if the write fails
+// (and reports false).
+func (s *Service) reply(g *streamguard.Guard, resp response, body []byte) bool {
 	resp.Len = uint32(len(body))
 	g.Extend(s.cfg.Deadlines.body(len(body)))
 	hdr := resp.appendHeader(make([]byte, 0, respHeader+MaxMessage+infoBodySize))
@@ -291,15 +340,15 @@ func (s *Service) reply(g *streamguard.Guard, resp response, body []byte) {
 	}
 	if _, err := g.S.Write(hdr); err != nil {
 		_ = g.S.Reset()
-		return
+		return false
 	}
 	if len(body) > 0 {
 		if _, err := g.S.Write(body); err != nil {
 			_ = g.S.Reset()
-			return
+			return false
 		}
 	}
-	_ = g.S.Close()
+	return true
 }
 
 func (s *Service) lock(ref storage.Ref) *sync.Mutex { return &s.locks[ref[0]%byte(len(s.locks))] }

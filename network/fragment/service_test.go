@@ -697,3 +697,58 @@ func TestConformanceTCP(t *testing.T) {
 		return corruptible{e.remote(), e.store}
 	}, nil)
 }
+
+// Requests in sequence share one stream; a stream the server closed while
+// idle is replaced without the caller noticing; a refusal ends its stream.
+func TestStreamReuse(t *testing.T) {
+	hs := realHosts(t, 2)
+	e := newEnv(t, hs, ServiceConfig{Deadlines: Deadlines{Idle: 300 * time.Millisecond}})
+	ctx := t.Context()
+	var refs []storage.Ref
+	for i := range 5 {
+		ref, data := storetest.Fragment(uint64(100+i), 50<<10)
+		if err := e.remote().Put(ctx, ref, data); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	for _, ref := range refs {
+		if _, err := e.remote().Get(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := e.remote().Has(ctx, storage.Ref{9}); ok || err != nil {
+		t.Fatalf("has of a missing ref: %v, %v", ok, err)
+	}
+	if n := e.srv.started.Load(); n != 1 {
+		t.Fatalf("%d streams for 11 requests in sequence, want 1", n)
+	}
+	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+		t.Fatal("an idle stream counts as a request in flight")
+	}
+	// The server closes the idle stream after 300 ms; the client still
+	// holds it (its own limit is 2/3 of 30 s) and must recover.
+	time.Sleep(600 * time.Millisecond)
+	if _, err := e.remote().Get(ctx, refs[0]); err != nil {
+		t.Fatalf("get on a stream the server closed: %v", err)
+	}
+	if n := e.srv.started.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2", n)
+	}
+	// A PUT refused before its body was read ends its stream: the next
+	// request needs a new one.
+	ref, data := storetest.Fragment(200, 50<<10)
+	if err := e.remote().Put(ctx, ref, data[:len(data)-1]); storage.KindOf(err) != storage.Invalid {
+		t.Fatalf("put of bytes that do not match: %v", err)
+	}
+	if err := e.remote().Put(ctx, ref, data); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.started.Load(); n != 3 {
+		t.Fatalf("%d streams, want 3", n)
+	}
+	e.client.CloseIdle()
+	if !waitFor(2*time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+		t.Fatal("handlers still busy")
+	}
+}

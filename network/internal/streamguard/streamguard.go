@@ -52,6 +52,17 @@ func (g *Guard) Done() {
 	g.cancel(nil)
 }
 
+// Release stops the guard like Done and reports whether the stream is
+// untouched by it: false if the deadline or the context already ended the
+// guard (and it reset, or is resetting, the stream). A stream kept for
+// another exchange must be released, not just done.
+func (g *Guard) Release() bool {
+	ok := g.stopRst()
+	g.timer.Stop()
+	g.cancel(nil)
+	return ok
+}
+
 // Fail resets the stream and classifies err (see Classify).
 func (g *Guard) Fail(op string, p storage.PeerID, err error) error {
 	_ = g.S.Reset()
