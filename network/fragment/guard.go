@@ -41,4 +41,3 @@ func (d Deadlines) withDefaults() Deadlines {
 func (d Deadlines) body(n int) time.Duration {
 	return d.Header + time.Duration(float64(n)/float64(d.MinRate)*float64(time.Second))
 }
-
