@@ -58,6 +58,9 @@ type Client struct {
 
 	mu    sync.Mutex
 	codes map[[2]int]*erasure.Code
+
+	// slots bounds the chunks sealed and not yet placed across all Puts.
+	slots chan struct{}
 }
 
 // New checks cfg, fills in defaults and returns a Client.
@@ -103,6 +106,7 @@ func New(cfg Config) (*Client, error) {
 		cfg:    cfg,
 		placer: &placer{net: cfg.Network, ranker: cfg.Ranker, logf: cfg.Logf},
 		codes:  map[[2]int]*erasure.Code{},
+		slots:  make(chan struct{}, 2*cfg.Workers+2),
 	}
 	if _, err := c.code(cfg.K, cfg.M+cfg.Extra); err != nil {
 		return nil, storage.E("blob config", storage.Invalid, err)

@@ -577,3 +577,56 @@ func TestPlacementWeights(t *testing.T) {
 		t.Fatalf("weight 3 vs 1 won %d vs %d times", wins["b"], wins["a"])
 	}
 }
+
+// countStore counts the Puts running at once across all its peers.
+type countStore struct {
+	storage.FragmentStore
+	cur, max *atomic.Int64
+}
+
+func (s countStore) Put(ctx context.Context, ref storage.Ref, b []byte) error {
+	n := s.cur.Add(1)
+	defer s.cur.Add(-1)
+	for {
+		m := s.max.Load()
+		if n <= m || s.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	return s.FragmentStore.Put(ctx, ref, b)
+}
+
+// Many Puts at once (a tree of files) share the client's chunk slots:
+// no more than 2×Workers+2 chunks are in flight in all.
+func TestConcurrentPutsShareSlots(t *testing.T) {
+	net := newNet(18)
+	var cur, maxN atomic.Int64
+	counted := Stores{}
+	for _, id := range net.ids {
+		counted[id] = countStore{net.Stores[id], &cur, &maxN}
+	}
+	c := newClient(t, counted, Config{Workers: 1})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Put(t.Context(), bytes.NewReader(randBytes(uint64(300+i), 200<<10)), PutOptions{})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	perChunk := int64(c.cfg.K + c.cfg.M + c.cfg.Extra)
+	if limit := int64(2*1+2) * perChunk; maxN.Load() > limit {
+		t.Fatalf("%d fragment transfers at once, want at most %d (%d chunks)", maxN.Load(), limit, 2*1+2)
+	}
+	t.Logf("at most %d fragment transfers at once", maxN.Load())
+}

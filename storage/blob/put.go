@@ -46,7 +46,8 @@ type result struct {
 // or with an error (Unavailable when too few peers took the fragments);
 // then nothing is referenced by a manifest, though fragments already sent
 // stay on their peers until collected. Memory is bounded by Workers
-// chunks in flight.
+// chunks in flight per Put, and by 2×Workers+2 across all the Puts of
+// the client at once.
 func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest, error) {
 	if o.Progress == nil {
 		o.Progress = storage.NoProgress{}
@@ -99,18 +100,35 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 				}
 			}
 			if !j.reused {
+				// A slot of the client's, shared by every Put: many
+				// files at once (a tree) hold no more chunks in memory
+				// than a few big ones.
+				select {
+				case c.slots <- struct{}{}:
+				case <-ctx.Done():
+					readErr <- nil
+					return
+				}
 				j.sealed = getBuf(j.chunk.SealedLen)
 				*j.sealed = cryptree.SealChunk((*j.sealed)[:0], key, data)
+			}
+			drop := func() {
+				if !j.reused {
+					putBuf(j.sealed)
+					<-c.slots
+				}
 			}
 			select {
 			case pending <- j.done:
 			case <-ctx.Done():
+				drop()
 				readErr <- nil
 				return
 			}
 			select {
 			case jobs <- j:
 			case <-ctx.Done():
+				drop()
 				readErr <- nil
 				return
 			}
@@ -126,6 +144,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 						continue
 					}
 					ck, err := c.placeChunk(ctx, j.chunk, j.sealed)
+					<-c.slots
 					j.done <- result{chunk: ck, err: err}
 				case <-ctx.Done():
 					return
