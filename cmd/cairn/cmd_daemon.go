@@ -225,6 +225,34 @@ type daemon struct {
 	userID     string
 	logf       func(string, ...any)
 	wg         sync.WaitGroup
+	usage      usageCache
+}
+
+// usageCache keeps the last drive usage status read, so that status
+// still answers (with usage_stale) when the drive cannot be read for the
+// moment: status is how scripts wait for a node to find its peers.
+type usageCache struct {
+	mu   sync.Mutex
+	last usage
+}
+
+type usage struct {
+	files        int
+	size, stored int64
+}
+
+// get reads the usage within 10 s, or returns the last one read and false.
+func (c *usageCache) get(ctx context.Context, d *drive.Drive) (usage, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	files, size, stored, err := d.Usage(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		return c.last, false
+	}
+	c.last = usage{files, size, stored}
+	return c.last, true
 }
 
 func (d *daemon) routes() http.Handler {
@@ -271,15 +299,15 @@ type statusJSON struct {
 	PendingUploads       int     `json:"pending_uploads"`
 	RepairQueue          int     `json:"repair_queue"`
 	UptimeSeconds        int64   `json:"uptime_seconds"`
+	// UsageStale is set when the drive could not be read just now (a
+	// fresh node still finding its peers, say): files, file_bytes and
+	// used_bytes are then the last figures read, or 0.
+	UsageStale bool `json:"usage_stale,omitempty"`
 }
 
 func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	files, size, stored, err := d.n.drive.Usage(ctx)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+	u, fresh := d.usage.get(ctx, d.n.drive)
 	pending, err := d.n.drive.Pending(ctx)
 	if err != nil {
 		writeErr(w, err)
@@ -294,9 +322,10 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		StoragePeers:         len(peers),
 		ContributedBytes:     d.contribute,
 		StoredForOthersBytes: d.n.db.Fragments().Bytes(),
-		UsedBytes:            stored,
-		FileBytes:            size,
-		Files:                files,
+		UsedBytes:            u.stored,
+		FileBytes:            u.size,
+		Files:                u.files,
+		UsageStale:           !fresh,
 		QuotaBytes:           int64(float64(d.contribute) * avail),
 		Availability:         avail,
 		PendingUploads:       len(pending),

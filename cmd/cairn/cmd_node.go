@@ -58,7 +58,11 @@ func cmdStatus(e *env) *cli.Command {
 			fmt.Fprintf(w, "user id\t%s\n", st.UserID)
 			fmt.Fprintf(w, "peer id\t%s\n", st.PeerID)
 			fmt.Fprintf(w, "peers\t%d connected, %d storage peers known\n", st.Peers, st.StoragePeers)
-			fmt.Fprintf(w, "files\t%d (%s, %s stored with redundancy)\n", st.Files, formatSize(st.FileBytes), formatSize(st.UsedBytes))
+			stale := ""
+			if st.UsageStale {
+				stale = " — the drive cannot be read just now; last figures"
+			}
+			fmt.Fprintf(w, "files\t%d (%s, %s stored with redundancy)%s\n", st.Files, formatSize(st.FileBytes), formatSize(st.UsedBytes), stale)
 			fmt.Fprintf(w, "contributed\t%s offered, %s held for others\n", formatSize(st.ContributedBytes), formatSize(st.StoredForOthersBytes))
 			fmt.Fprintf(w, "quota\t%s (availability %.0f%%)\n", formatSize(st.QuotaBytes), st.Availability*100)
 			fmt.Fprintf(w, "pending uploads\t%d\n", st.PendingUploads)
