@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -34,10 +35,17 @@ type Options struct {
 	// filters; 0 means 4 MiB.
 	IndexCacheSize int64
 	// ValueLogFileSize is the size of a value-log file and the largest
-	// value (fragment or KV value) the database accepts; 0 means 32 MiB.
-	// Badger reads the whole last value-log file on open, so this bounds
-	// the file-backed RSS of a freshly opened database.
+	// KV value the database accepts; 0 means 32 MiB. Badger reads the
+	// whole last value-log file on open, so this bounds the file-backed
+	// RSS of a freshly opened database. Fragments do not go to the value
+	// log (see SegmentSize).
 	ValueLogFileSize int64
+	// SegmentSize is the size at which a segment file holding fragment
+	// payloads is closed for writing and the next one started; 0 means
+	// 256 MiB, and it must be from 64 KiB to under 4 GiB. A fragment
+	// larger than it gets a segment of its own. Fragments up to 64 MiB
+	// are accepted whatever the SegmentSize. Ignored in memory.
+	SegmentSize int64
 }
 
 const (
@@ -50,8 +58,9 @@ const (
 // are safe for concurrent use; after Close they return storage.IO errors.
 type DB struct {
 	b        *badger.DB
-	maxValue int64
+	maxValue int64 // largest KV value
 	frags    *Fragments
+	log      *logger // nil: quiet
 
 	mu     sync.Mutex // guards active and closed
 	idle   *sync.Cond // signalled when active drops to zero
@@ -80,9 +89,13 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.ValueLogFileSize <= 0 {
 		o.ValueLogFileSize = 32 << 20
 	}
-	if o.MemTableSize < 4<<20 || o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 {
-		return nil, storage.Ef(op, storage.Invalid, dir,
-			errors.New("MemTableSize must be at least 4 MiB and ValueLogFileSize from 1 MiB to under 2 GiB"))
+	if o.SegmentSize == 0 {
+		o.SegmentSize = defSeg
+	}
+	if o.MemTableSize < 4<<20 || o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30 ||
+		o.SegmentSize < minSeg || o.SegmentSize > maxSeg {
+		return nil, storage.Ef(op, storage.Invalid, dir, errors.New(
+			"MemTableSize must be at least 4 MiB, ValueLogFileSize from 1 MiB to under 2 GiB, SegmentSize from 64 KiB to under 4 GiB"))
 	}
 	bo := badger.DefaultOptions(dir)
 	if o.InMemory {
@@ -117,13 +130,27 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Logger != nil {
 		bo = bo.WithLogger(&logger{w: o.Logger})
 	}
+	var segs *segments
+	fragMax := int64(maxFragment)
+	if o.InMemory {
+		fragMax = maxValue
+	} else {
+		var err error
+		segs, err = openSegments(filepath.Join(dir, segmentDir), o.SegmentSize, o.SyncWrites)
+		if err != nil {
+			return nil, storage.Ef(op, storage.IO, dir, err)
+		}
+	}
 	b, err := badger.Open(bo)
 	if err != nil {
 		return nil, storage.Ef(op, storage.IO, dir, err)
 	}
 	db := &DB{b: b, maxValue: maxValue}
+	if o.Logger != nil {
+		db.log = &logger{w: o.Logger}
+	}
 	db.idle = sync.NewCond(&db.mu)
-	db.frags = &Fragments{db: db}
+	db.frags = &Fragments{db: db, segs: segs, max: fragMax}
 	if err := db.frags.load(); err != nil {
 		_ = b.Close()
 		return nil, err
@@ -145,6 +172,14 @@ func (db *DB) enter(op string) error {
 	return nil
 }
 
+// closing reports whether Close has begun (long work such as GC stops
+// early then).
+func (db *DB) closing() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.closed
+}
+
 func (db *DB) leave() {
 	db.mu.Lock()
 	db.active--
@@ -154,9 +189,10 @@ func (db *DB) leave() {
 	db.mu.Unlock()
 }
 
-// Close waits for operations in progress, then closes the database and
-// waits for badger's background work. Calling it again returns the first
-// call's result. Close must not be called from a Scan or List callback.
+// Close waits for operations in progress, fsyncs the segment files
+// written since Open, then closes the database and waits for badger's
+// background work. Calling it again returns the first call's result.
+// Close must not be called from a Scan or List callback.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.mu.Lock()
@@ -167,18 +203,29 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		db.gcMu.Lock() // wait for a GC in progress
 		defer db.gcMu.Unlock()
+		var segErr error
+		if s := db.frags.segs; s != nil {
+			segErr = s.close()
+		}
 		if err := db.b.Close(); err != nil {
 			db.closeErr = storage.E("close database", storage.IO, err)
+		} else if segErr != nil {
+			db.closeErr = storage.E("close database", storage.IO, segErr)
 		}
 	})
 	return db.closeErr
 }
 
-// GC runs badger's value-log garbage collection until it finds nothing
-// more worth rewriting (at most a few rounds), reclaiming the space of
-// deleted fragments. It blocks while it works; the daemon may call it
-// periodically from a goroutine of its own. It does nothing on an
-// in-memory or closed database, and one GC runs at a time.
+// GC reclaims the space of deleted fragments and KV values: it removes
+// segment files that hold no live fragment, compacts a few whose live
+// records take less than half the file (copying them into the active
+// segment, then removing the file), and runs badger's value-log garbage
+// collection until it finds nothing more worth rewriting (at most a few
+// rounds). Work per call is bounded (about 4 segments' worth of copying).
+// It blocks while it works; the daemon may call it periodically from a
+// goroutine of its own. It does nothing on an in-memory or closed
+// database, and one GC runs at a time. Failures are only logged (to
+// Options.Logger): the next GC tries again.
 func (db *DB) GC() {
 	if db.enter("gc") != nil {
 		return
@@ -189,8 +236,11 @@ func (db *DB) GC() {
 	}
 	db.gcMu.Lock()
 	defer db.gcMu.Unlock()
+	if err := db.frags.collect(); err != nil && db.log != nil {
+		db.log.printf("error", "segment gc: %v", err)
+	}
 	for range 16 {
-		if db.b.RunValueLogGC(0.5) != nil {
+		if db.closing() || db.b.RunValueLogGC(0.5) != nil {
 			return
 		}
 	}

@@ -22,7 +22,11 @@ import (
 // bytes no longer match their ref, Canceled when
 // ctx is done, IO for a database failure or a closed database.
 type Fragments struct {
-	db    *DB
+	db *DB
+	// segs holds the payloads of an on-disk database; nil in memory, where
+	// the "f/" records hold the payloads themselves.
+	segs  *segments
+	max   int64 // largest fragment accepted
 	bytes atomic.Int64
 }
 
@@ -38,7 +42,13 @@ func (db *DB) Fragments() *Fragments { return db.frags }
 var (
 	prefixData = []byte("f/")
 	prefixSize = []byte("z/")
+	formatKey  = []byte("meta/fragment-format")
 )
+
+// fragmentFormat is the value of formatKey in an on-disk database whose
+// "f/" records are segment locations. Databases from before segments have
+// no formatKey and hold payloads in "f/" records: Open refuses them.
+const fragmentFormat = 2
 
 func dataKey(ref storage.Ref) []byte {
 	return append(append(make([]byte, 0, 34), prefixData...), ref[:]...)
@@ -66,7 +76,7 @@ func decodeSize(b []byte) (int64, error) {
 // sizeOf reads the size record of ref in txn: found is false if ref is not
 // held. A damaged size record is not trusted: the size then comes from the
 // fragment itself (0 if that is gone too).
-func sizeOf(txn *badger.Txn, ref storage.Ref) (size int64, found bool, err error) {
+func (f *Fragments) sizeOf(txn *badger.Txn, ref storage.Ref) (size int64, found bool, err error) {
 	item, err := txn.Get(sizeKey(ref))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, false, nil
@@ -74,12 +84,13 @@ func sizeOf(txn *badger.Txn, ref storage.Ref) (size int64, found bool, err error
 	if err != nil {
 		return 0, false, err
 	}
-	return sizeOfItem(txn, ref, item)
+	return f.sizeOfItem(txn, ref, item)
 }
 
 // sizeOfItem decodes the size record item of ref, falling back to the
-// length of the fragment if the record is damaged.
-func sizeOfItem(txn *badger.Txn, ref storage.Ref, item *badger.Item) (size int64, found bool, err error) {
+// length of the fragment if the record is damaged (the length its location
+// gives in an on-disk database, 0 if that is damaged too).
+func (f *Fragments) sizeOfItem(txn *badger.Txn, ref storage.Ref, item *badger.Item) (size int64, found bool, err error) {
 	var bad error
 	err = item.Value(func(v []byte) error {
 		size, bad = decodeSize(v)
@@ -96,15 +107,27 @@ func sizeOfItem(txn *badger.Txn, ref storage.Ref, item *badger.Item) (size int64
 		return 0, false, err
 	}
 	err = data.Value(func(v []byte) error {
-		size = int64(len(v))
+		size = f.payloadLen(v)
 		return nil
 	})
 	return size, err == nil, err
 }
 
+// payloadLen is the length of the fragment whose "f/" record is v.
+func (f *Fragments) payloadLen(v []byte) int64 {
+	if f.segs == nil {
+		return int64(len(v))
+	}
+	l, err := decodeLocation(v)
+	if err != nil {
+		return 0
+	}
+	return l.n
+}
+
 // eachSize calls fn for every size record in txn, in ref order. Records
 // with a malformed key are skipped.
-func eachSize(ctx context.Context, txn *badger.Txn, fn func(ref storage.Ref, size int64) error) error {
+func (f *Fragments) eachSize(ctx context.Context, txn *badger.Txn, fn func(ref storage.Ref, size int64) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSize})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -117,7 +140,7 @@ func eachSize(ctx context.Context, txn *badger.Txn, fn func(ref storage.Ref, siz
 			continue
 		}
 		copy(ref[:], item.Key()[len(prefixSize):])
-		size, _, err := sizeOfItem(txn, ref, item)
+		size, _, err := f.sizeOfItem(txn, ref, item)
 		if err != nil {
 			return err
 		}
@@ -128,17 +151,52 @@ func eachSize(ctx context.Context, txn *badger.Txn, fn func(ref storage.Ref, siz
 	return nil
 }
 
-// load sums the size records into the byte counter.
+// load checks the fragment format of an on-disk database (writing it into
+// a database without fragments) and sums the size records into the byte
+// counter.
 func (f *Fragments) load() error {
+	const op = "open fragment store"
+	if f.segs != nil {
+		if err := f.checkFormat(); err != nil {
+			return translate(op, "", err)
+		}
+	}
 	var total int64
 	err := f.db.b.View(func(txn *badger.Txn) error {
-		return eachSize(context.Background(), txn, func(_ storage.Ref, size int64) error {
+		return f.eachSize(context.Background(), txn, func(_ storage.Ref, size int64) error {
 			total += size
 			return nil
 		})
 	})
 	f.bytes.Store(total)
-	return translate("open fragment store", "", err)
+	return translate(op, "", err)
+}
+
+// checkFormat refuses a database whose fragments are not in segments.
+func (f *Fragments) checkFormat() error {
+	const op = "open fragment store"
+	return f.db.update(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey)
+		if err == nil {
+			return item.Value(func(v []byte) error {
+				if len(v) != 1 || v[0] != fragmentFormat {
+					return storage.E(op, storage.Invalid, fmt.Errorf(
+						"fragments are stored in format %x, this program reads format %d only", v, fragmentFormat))
+				}
+				return nil
+			})
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixData})
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			return storage.E(op, storage.Invalid, errors.New(
+				"the database holds fragments in the format from before segment files; move its folder aside and start afresh"))
+		}
+		return txn.Set(formatKey, []byte{fragmentFormat})
+	})
 }
 
 // Bytes returns the total size of the fragments held. It is a counter kept
@@ -169,9 +227,9 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 	if err := ctx.Err(); err != nil {
 		return storage.Ef(op, storage.Canceled, ref.Short(), err)
 	}
-	if int64(len(data)) > f.db.maxValue {
+	if int64(len(data)) > f.max {
 		return storage.Ef(op, storage.Invalid, ref.Short(),
-			fmt.Errorf("fragment of %d bytes is larger than the %d the store accepts", len(data), f.db.maxValue))
+			fmt.Errorf("fragment of %d bytes is larger than the %d the store accepts", len(data), f.max))
 	}
 	if verify && erasure.Root(data) != ref {
 		return storage.Ef(op, storage.Invalid, ref.Short(), errMismatch)
@@ -180,13 +238,29 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 		return err
 	}
 	defer f.db.leave()
+	value := data
+	if f.segs != nil {
+		// Payload first, index second: a crash in between leaves only
+		// unreferenced bytes in a segment. A fragment already held is
+		// not written again.
+		held, err := f.held(ref)
+		if err != nil || held {
+			return translate(op, ref.Short(), err)
+		}
+		r, err := f.segs.write(ref, data)
+		if err != nil {
+			return storage.Ef(op, storage.IO, ref.Short(), err)
+		}
+		defer r.done()
+		value = r.loc.encode()
+	}
 	var added bool
 	err := f.db.update(func(txn *badger.Txn) error {
 		added = false
-		if _, found, err := sizeOf(txn, ref); err != nil || found {
+		if _, found, err := f.sizeOf(txn, ref); err != nil || found {
 			return err
 		}
-		if err := txn.Set(dataKey(ref), data); err != nil {
+		if err := txn.Set(dataKey(ref), value); err != nil {
 			return err
 		}
 		added = true
@@ -199,6 +273,20 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 		f.bytes.Add(int64(len(data)))
 	}
 	return nil
+}
+
+// held reports whether ref has a size record.
+func (f *Fragments) held(ref storage.Ref) (bool, error) {
+	var found bool
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(sizeKey(ref))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	return found, err
 }
 
 // Get returns the bytes held under ref, verified against ref.
@@ -220,6 +308,9 @@ func (f *Fragments) GetTo(ctx context.Context, dst []byte, ref storage.Ref) ([]b
 		return nil, err
 	}
 	defer f.db.leave()
+	if f.segs != nil {
+		return f.getSegment(dst, ref)
+	}
 	var data []byte
 	err := f.db.b.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(dataKey(ref))
@@ -237,6 +328,68 @@ func (f *Fragments) GetTo(ctx context.Context, dst []byte, ref storage.Ref) ([]b
 	}
 	if data == nil {
 		data = []byte{}
+	}
+	return data, nil
+}
+
+// dataRecord returns a copy of ref's "f/" record, appended to buf[:0].
+func (f *Fragments) dataRecord(buf []byte, ref storage.Ref) ([]byte, error) {
+	err := f.db.b.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(dataKey(ref))
+		if err != nil {
+			return err
+		}
+		buf, err = item.ValueCopy(buf[:0])
+		return err
+	})
+	return buf, err
+}
+
+// getSegment is GetTo for an on-disk database: look the location up, read
+// the payload from its segment, verify. When the read or the check fails,
+// the location is looked up again: if it moved meanwhile (GC compacted the
+// segment, Corrupt re-pointed it), the read is tried again.
+func (f *Fragments) getSegment(dst []byte, ref storage.Ref) ([]byte, error) {
+	const op = "get fragment"
+	var cur, again [locSize]byte
+	rec, err := f.dataRecord(cur[:0], ref)
+	for tries := 0; ; tries++ {
+		if err != nil {
+			return nil, translate(op, ref.Short(), err)
+		}
+		data, bad := f.readRecord(dst, ref, rec)
+		if bad == nil {
+			return data, nil
+		}
+		if tries == 3 {
+			return nil, storage.Ef(op, storage.KindOf(bad), ref.Short(), bad)
+		}
+		var moved []byte
+		moved, err = f.dataRecord(again[:0], ref)
+		if err == nil && string(moved) == string(rec) {
+			return nil, storage.Ef(op, storage.KindOf(bad), ref.Short(), bad)
+		}
+		rec = append(cur[:0], moved...)
+	}
+}
+
+// readRecord reads and verifies the payload that the "f/" record rec
+// locates. Errors carry Corrupt when the bytes are not what ref names
+// (a damaged record, a missing or short segment, a mismatch), IO for a
+// failed read.
+func (f *Fragments) readRecord(dst []byte, ref storage.Ref, rec []byte) ([]byte, error) {
+	l, err := decodeLocation(rec)
+	if err != nil {
+		return nil, storage.E("", storage.Corrupt, err)
+	}
+	data, err := f.segs.read(dst, l)
+	switch {
+	case errors.Is(err, errMissing), errors.Is(err, errShort):
+		return nil, storage.E("", storage.Corrupt, err)
+	case err != nil:
+		return nil, storage.E("", storage.IO, err)
+	case erasure.Root(data) != ref:
+		return nil, storage.E("", storage.Corrupt, nil)
 	}
 	return data, nil
 }
@@ -276,7 +429,7 @@ func (f *Fragments) Delete(ctx context.Context, ref storage.Ref) error {
 	var removed int64
 	err := f.db.update(func(txn *badger.Txn) error {
 		removed = 0
-		size, found, err := sizeOf(txn, ref)
+		size, found, err := f.sizeOf(txn, ref)
 		if err != nil {
 			return err
 		}
@@ -319,7 +472,7 @@ func (f *Fragments) List(ctx context.Context, fn func(ref storage.Ref, size int6
 	defer f.db.leave()
 	var fnErr error
 	err := f.db.b.View(func(txn *badger.Txn) error {
-		return eachSize(ctx, txn, func(ref storage.Ref, size int64) error {
+		return f.eachSize(ctx, txn, func(ref storage.Ref, size int64) error {
 			fnErr = fn(ref, size)
 			return fnErr
 		})
@@ -334,16 +487,22 @@ func (f *Fragments) List(ctx context.Context, fn func(ref storage.Ref, size int6
 // f(a copy of them), without verification, so that the next Get reports
 // storage.Corrupt; the size record and Bytes follow the new length. It
 // returns a storage.NotExist error if ref is not held. fn may run more than
-// once (when a concurrent write conflicts) and must not call the store.
+// once (when a concurrent write conflicts) and must not call the store. In
+// an on-disk database the new bytes are a new record in the active
+// segment and the index is pointed at it (fn gets no bytes if the old
+// ones cannot be read).
 func (f *Fragments) Corrupt(ref storage.Ref, fn func([]byte) []byte) error {
 	const op = "corrupt fragment"
 	if err := f.db.enter(op); err != nil {
 		return err
 	}
 	defer f.db.leave()
+	if f.segs != nil {
+		return f.corruptSegment(ref, fn)
+	}
 	var delta int64
 	err := f.db.update(func(txn *badger.Txn) error {
-		size, found, err := sizeOf(txn, ref)
+		size, found, err := f.sizeOf(txn, ref)
 		if err != nil {
 			return err
 		}
@@ -359,7 +518,7 @@ func (f *Fragments) Corrupt(ref storage.Ref, fn func([]byte) []byte) error {
 			return err
 		}
 		nb := fn(old)
-		if int64(len(nb)) > f.db.maxValue {
+		if int64(len(nb)) > f.max {
 			return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("too large"))
 		}
 		delta = int64(len(nb)) - size
@@ -373,4 +532,76 @@ func (f *Fragments) Corrupt(ref storage.Ref, fn func([]byte) []byte) error {
 	}
 	f.bytes.Add(delta)
 	return nil
+}
+
+// errMoved: the location changed while Corrupt worked; it starts again.
+var errMoved = errors.New("fragment moved")
+
+func (f *Fragments) corruptSegment(ref storage.Ref, fn func([]byte) []byte) error {
+	const op = "corrupt fragment"
+	for {
+		rec, err := f.dataRecord(nil, ref)
+		if err != nil {
+			return translate(op, ref.Short(), err)
+		}
+		var old []byte
+		if l, err := decodeLocation(rec); err == nil {
+			old, _ = f.segs.read(nil, l)
+		}
+		nb := fn(old)
+		if int64(len(nb)) > f.max {
+			return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("too large"))
+		}
+		r, err := f.segs.write(ref, nb)
+		if err != nil {
+			return storage.Ef(op, storage.IO, ref.Short(), err)
+		}
+		var delta int64
+		err = f.db.update(func(txn *badger.Txn) error {
+			size, found, err := f.sizeOf(txn, ref)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return badger.ErrKeyNotFound
+			}
+			if same, err := f.recordIs(txn, ref, rec); err != nil || !same {
+				if err == nil {
+					err = errMoved
+				}
+				return err
+			}
+			delta = int64(len(nb)) - size
+			if err := txn.Set(dataKey(ref), r.loc.encode()); err != nil {
+				return err
+			}
+			return txn.Set(sizeKey(ref), encodeSize(len(nb)))
+		})
+		r.done()
+		if errors.Is(err, errMoved) {
+			continue
+		}
+		if err != nil {
+			return translate(op, ref.Short(), err)
+		}
+		f.bytes.Add(delta)
+		return nil
+	}
+}
+
+// recordIs reports whether ref's "f/" record in txn is rec.
+func (f *Fragments) recordIs(txn *badger.Txn, ref storage.Ref, rec []byte) (bool, error) {
+	item, err := txn.Get(dataKey(ref))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var same bool
+	err = item.Value(func(v []byte) error {
+		same = string(v) == string(rec)
+		return nil
+	})
+	return same, err
 }
