@@ -9,12 +9,53 @@
 // many others: small memtables and caches, values above 1 KiB in the value
 // log, logging off unless asked for.
 //
+// # Fragment payloads in segment files
+//
+// In an on-disk database the fragments' bytes do not go through badger
+// (whose value log copied each one twice and msynced every file it
+// filled): they are appended to segment files in db/segments/, named
+// 000001.seg, 000002.seg, … Badger keeps the index. One segment is active
+// at a time; a writer reserves its range under a short mutex and writes
+// with WriteAt concurrently with the others; a segment is closed for
+// writing once the next record would take it past Options.SegmentSize.
+// Every Open starts a new segment (created at the first write), so the
+// previous run's tail is never written again. Each record is
+//
+//	"CFR\x01" ‖ ref (32 bytes) ‖ payload length (uint32 big-endian) ‖ payload
+//
+// so that a repair tool can find records without the index; the store
+// itself only reads payloads through the index and verifies each against
+// its ref (erasure.Root). A put writes the record first and commits the
+// index second: a crash in between leaves unreferenced bytes, which GC
+// reclaims. GC finds each sealed segment's live bytes by scanning the
+// index, removes segments with none and compacts those less than half
+// live.
+//
+// Durability: nothing is fsynced per put unless Options.SyncWrites is set.
+// An acknowledged fragment survives a crash of the process (the page cache
+// holds it) but may be lost in a power failure or kernel crash; audits
+// find such losses and the owner repairs them. Rotating to a new segment
+// does not fsync either. Close fsyncs the segments written since Open, and
+// GC fsyncs its copies and the index before it removes a file, so that
+// compaction never makes an old fragment depend on unsynced bytes. A
+// location or segment that does not hold what the index says (a damaged
+// record, a truncated or missing file, flipped bits) reads as
+// storage.Corrupt, never as wrong bytes.
+//
+// An in-memory database (Options.InMemory) keeps payloads in badger.
+//
 // Key layout in the database:
 //
-//	"f/" + ref             fragment bytes
+//	"f/" + ref             where the fragment is: 0x01 ‖ segment (uint32) ‖
+//	                       offset of the payload (uint64) ‖ length (uint32),
+//	                       big-endian; in memory, the fragment bytes
 //	"z/" + ref             fragment size, 8 bytes big-endian
+//	"meta/fragment-format" 0x02 (on disk): the "f/" records are locations
 //	"k/" + namespace + "/" + key   KV values
 //
 // The size records let Bytes be restored on open and List run without
-// reading the value log.
+// reading any payload. Open refuses (storage.Invalid) an on-disk database
+// that holds fragments but no format record (one from before segment
+// files, which held payloads in "f/") or another format; such databases
+// are not migrated.
 package badgerstore
