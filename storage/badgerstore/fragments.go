@@ -19,8 +19,10 @@ import (
 // returns a fresh slice the caller owns. Errors carry a storage.Kind:
 // NotExist for a fragment not held, Invalid when Put's data does not hash
 // to its ref or is larger than the database accepts, Corrupt when held
-// bytes no longer match their ref, Canceled when
-// ctx is done, IO for a database failure or a closed database.
+// bytes no longer match their ref (or their segment file is damaged or
+// gone), Canceled when ctx is done, IO for a database or file failure or
+// a closed database. Fragments over 64 MiB (of 1 MiB or more in memory)
+// are Invalid.
 type Fragments struct {
 	db *DB
 	// segs holds the payloads of an on-disk database; nil in memory, where
@@ -359,6 +361,9 @@ func (f *Fragments) getSegment(dst []byte, ref storage.Ref) ([]byte, error) {
 		}
 		data, bad := f.readRecord(dst, ref, rec)
 		if bad == nil {
+			if data == nil {
+				data = []byte{}
+			}
 			return data, nil
 		}
 		if tries == 3 {
