@@ -158,6 +158,9 @@ make_tree() {
 }
 
 : >"$WORK/results"
+# stolen: seconds of CPU the hypervisor gave to other guests (all cores).
+stolen() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print $9 / hz }' /proc/stat; }
+STEAL0=$(stolen)
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg); $PEERS peers, $RUNS runs, big ${BIG_MIB} MiB, tree $TREE files"
 for r in $(seq "$RUNS"); do
 	start_net "$r"
@@ -256,4 +259,4 @@ END {
 		printf "put of %d GiB from stdin: daemon VmHWM %.1f MiB, sampled peak VmRSS %.1f MiB, RssAnon %.1f MiB; target < 256 MiB\n", h[2], h[3], h[4], h[5]
 	}
 }' "$WORK/results"
-log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "load after: $(cut -d' ' -f1-3 /proc/loadavg); CPU stolen by other guests meanwhile: $(awk -v a="$STEAL0" -v b="$(stolen)" 'BEGIN { printf "%.1f", b - a }') s"
