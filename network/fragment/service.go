@@ -202,11 +202,8 @@ func (s *Service) handle(st network.Stream) {
 	s.mu.Unlock()
 	s.inflight.Add(1)
 	s.started.Add(1)
-	busy := true
 	defer func() {
-		if busy {
-			s.inflight.Add(-1)
-		}
+		s.inflight.Add(-1)
 		s.wg.Done()
 	}()
 
@@ -216,28 +213,16 @@ func (s *Service) handle(st network.Stream) {
 	}
 	// One request after another until the client half-closes, goes quiet
 	// for Deadlines.Idle, or a response ends the stream (PROTOCOL.md).
-	for first := true; ; first = false {
-		if !first {
-			s.inflight.Add(-1)
-			busy = false
-		}
-		if !s.serve(st, first, func() {
-			if !busy {
-				s.inflight.Add(1)
-				busy = true
-			}
-		}) {
-			return
-		}
+	for first := true; s.serve(st, first); first = false {
 	}
 }
 
 // serve answers one request on st and reports whether the stream may
 // carry another. The first request of a stream must arrive within the
 // header deadline; a later one within Deadlines.Idle, and the client's
-// half-close instead ends the stream quietly. arrived is called once a
-// request header has been read.
-func (s *Service) serve(st network.Stream, first bool, arrived func()) bool {
+// half-close instead ends the stream quietly. While a stream waits for a
+// later request it does not count as in flight.
+func (s *Service) serve(st network.Stream, first bool) bool {
 	d := s.cfg.Deadlines
 	wait := d.Header
 	if !first {
@@ -246,14 +231,19 @@ func (s *Service) serve(st network.Stream, first bool, arrived func()) bool {
 	g := streamguard.New(s.ctx, st, wait)
 	defer g.Done()
 
+	if !first {
+		s.inflight.Add(-1)
+	}
 	req, err := readRequestHeader(st)
+	if !first {
+		s.inflight.Add(1)
+	}
 	if err != nil {
 		if !first && errors.Is(err, io.EOF) && g.Ctx.Err() == nil {
 			_ = st.Close() // the client is done with the stream
 			return false
 		}
 		if storage.KindOf(err) == storage.Invalid {
-			arrived()
 			s.reply(g, response{Status: statusInvalid, Msg: err.Error()}, nil)
 			_ = st.Close()
 			return false
@@ -261,7 +251,6 @@ func (s *Service) serve(st network.Stream, first bool, arrived func()) bool {
 		_ = st.Reset()
 		return false
 	}
-	arrived()
 	g.Extend(d.Header)
 	var resp response
 	var body []byte

@@ -46,11 +46,7 @@ func (g *Guard) Extend(d time.Duration) {
 }
 
 // Done stops the guard without resetting the stream.
-func (g *Guard) Done() {
-	g.timer.Stop()
-	g.stopRst()
-	g.cancel(nil)
-}
+func (g *Guard) Done() { g.Release() }
 
 // Release stops the guard like Done and reports whether the stream is
 // untouched by it: false if the deadline or the context already ended the
