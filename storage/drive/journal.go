@@ -20,12 +20,17 @@ func (d *Drive) journalPrefix() []byte {
 	return append([]byte(prefixJournal), d.tag[:]...)
 }
 
+// entryPrefix is the prefix of every record of journal entry id.
+func (d *Drive) entryPrefix(id string) []byte {
+	return append(append(d.journalPrefix(), id...), '/')
+}
+
 func (d *Drive) headerKey(id string) []byte {
-	return append(append(d.journalPrefix(), id...), "/h"...)
+	return append(d.entryPrefix(id), 'h')
 }
 
 func (d *Drive) chunkKey(id string, i int) []byte {
-	k := append(append(d.journalPrefix(), id...), "/c/"...)
+	k := append(d.entryPrefix(id), "c/"...)
 	return binary.BigEndian.AppendUint64(k, uint64(i))
 }
 
@@ -79,7 +84,7 @@ func (d *Drive) scan(ctx context.Context) ([]*upload, error) {
 
 // scanOne reads journal entry id: nil if it has no records.
 func (d *Drive) scanOne(ctx context.Context, id string) (*upload, error) {
-	us, err := d.scanFrom(ctx, append(append(d.journalPrefix(), id...), '/'))
+	us, err := d.scanFrom(ctx, d.entryPrefix(id))
 	if err != nil || len(us) == 0 {
 		return nil, err
 	}
@@ -196,7 +201,7 @@ func (d *Drive) dropJournal(ctx context.Context, id string) error {
 	if err := d.kv.Delete(ctx, d.headerKey(id)); err != nil {
 		return err
 	}
-	prefix := append(append(d.journalPrefix(), id...), '/')
+	prefix := d.entryPrefix(id)
 	var keys [][]byte
 	if err := d.kv.Scan(ctx, prefix, func(k, _ []byte) error {
 		keys = append(keys, k)
