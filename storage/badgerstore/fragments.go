@@ -409,15 +409,7 @@ func (f *Fragments) Has(ctx context.Context, ref storage.Ref) (bool, error) {
 		return false, err
 	}
 	defer f.db.leave()
-	var found bool
-	err := f.db.b.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(sizeKey(ref))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		found = err == nil
-		return err
-	})
+	found, err := f.held(ref)
 	return found, translate(op, ref.Short(), err)
 }
 
