@@ -180,10 +180,14 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 		inflight++
 		running[i]++
 	}
-	for len(waiting) > 0 && next < len(cands) && inflight < need {
-		launch(waiting[0])
-		waiting = waiting[1:]
+	// fill starts waiting fragments until need are landed or in flight.
+	fill := func() {
+		for len(waiting) > 0 && next < len(cands) && inflight+len(landed) < need {
+			launch(waiting[0])
+			waiting = waiting[1:]
+		}
 	}
+	fill()
 
 	t0 := time.Now()
 	var hedgeAfter time.Duration
@@ -246,10 +250,7 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 		if !isLanded[r.frag] && running[r.frag] == 0 {
 			waiting = append(waiting, r.frag)
 		}
-		for len(waiting) > 0 && next < len(cands) && inflight+len(landed) < need {
-			launch(waiting[0])
-			waiting = waiting[1:]
-		}
+		fill()
 	}
 	if len(landed) < need {
 		kind := storage.Unavailable
