@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
+	"sort"
 )
 
 // Record is a folder record (SPEC.md §11): the signed, sequence-numbered
@@ -113,18 +114,54 @@ func ParseRecordKey(key string) (FolderID, error) {
 	return FolderID([]byte(key[len(recordKeyStart):])), nil
 }
 
-// SelectRecord returns the index of the best record: the highest Seq, and
-// among equal Seqs the bytewise larger Value; the first of equals. nil
-// entries are skipped; it returns -1 if there is none. It does not verify
-// signatures or compare IDs.
+// MaxSeqStep is the largest step by which a folder's sequence number may
+// grow from one record to the next that peers, the DHT and clients take
+// (SPEC.md §11). A folder writer steps by 1; the bound keeps a hostile
+// co-writer from pushing the sequence to its end (2^64 - 1) in one record,
+// after which nobody could write the folder again: it would need 2^32
+// accepted publications in a row.
+const MaxSeqStep = 1 << 32
+
+// Follows reports whether next may replace cur as the record of a folder:
+// a higher Seq no more than MaxSeqStep above cur's, or the same Seq and
+// the bytewise larger Value. It does not verify signatures or compare IDs.
+func Follows(cur, next *Record) bool {
+	switch {
+	case next.Seq > cur.Seq:
+		return next.Seq-cur.Seq <= MaxSeqStep
+	case next.Seq == cur.Seq:
+		return bytes.Compare(next.Value, cur.Value) > 0
+	}
+	return false
+}
+
+// SelectRecord returns the index of the best record among candidates of one
+// folder: starting from the lowest Seq, each record that Follows the best
+// so far replaces it, so the result is the highest Seq reachable in steps
+// of at most MaxSeqStep (among equal Seqs the bytewise larger Value; the
+// first of equals). A record that jumps further ahead of every other
+// candidate loses to them. nil entries are skipped; it returns -1 if there
+// is none. It does not verify signatures or compare IDs.
 func SelectRecord(recs []*Record) int {
-	best := -1
+	idx := make([]int, 0, len(recs))
 	for i, r := range recs {
-		if r == nil {
-			continue
+		if r != nil {
+			idx = append(idx, i)
 		}
-		if best < 0 || r.Seq > recs[best].Seq ||
-			r.Seq == recs[best].Seq && bytes.Compare(r.Value, recs[best].Value) > 0 {
+	}
+	if len(idx) == 0 {
+		return -1
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		ra, rb := recs[idx[a]], recs[idx[b]]
+		if ra.Seq != rb.Seq {
+			return ra.Seq < rb.Seq
+		}
+		return bytes.Compare(ra.Value, rb.Value) < 0
+	})
+	best := idx[0]
+	for _, i := range idx[1:] {
+		if Follows(recs[best], recs[i]) {
 			best = i
 		}
 	}

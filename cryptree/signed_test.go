@@ -89,9 +89,36 @@ func TestSelectRecord(t *testing.T) {
 		{"tie: longer value with same prefix", []*Record{rec(3, "a"), rec(3, "a\x00")}, 1},
 		{"equal: first", []*Record{rec(2, "x"), rec(2, "x")}, 0},
 		{"nils skipped", []*Record{nil, rec(1, ""), nil, rec(2, "")}, 3},
+		{"jump past the step loses", []*Record{rec(^uint64(0), "evil"), rec(5, "good")}, 1},
+		{"jump past the step loses, either order", []*Record{rec(5, "good"), rec(5+MaxSeqStep+1, "evil")}, 0},
+		{"a step of MaxSeqStep is taken", []*Record{rec(5, "a"), rec(5+MaxSeqStep, "b")}, 1},
+		{"a chain of steps is followed", []*Record{rec(5+2*MaxSeqStep, "c"), rec(5, "a"), rec(5+MaxSeqStep, "b")}, 0},
+		{"a lone jump is all there is", []*Record{rec(^uint64(0), "x")}, 0},
 	} {
 		if got := SelectRecord(c.recs); got != c.want {
 			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestFollows(t *testing.T) {
+	rec := func(seq uint64, v string) *Record { return &Record{Seq: seq, Value: []byte(v)} }
+	for _, c := range []struct {
+		cur, next *Record
+		want      bool
+	}{
+		{rec(1, "a"), rec(2, "a"), true},
+		{rec(1, "b"), rec(2, "a"), true},
+		{rec(2, "a"), rec(1, "z"), false},
+		{rec(2, "a"), rec(2, "b"), true},
+		{rec(2, "b"), rec(2, "a"), false},
+		{rec(2, "a"), rec(2, "a"), false},
+		{rec(0, ""), rec(MaxSeqStep, ""), true},
+		{rec(0, ""), rec(MaxSeqStep+1, ""), false},
+		{rec(7, ""), rec(^uint64(0), ""), false},
+	} {
+		if got := Follows(c.cur, c.next); got != c.want {
+			t.Errorf("Follows(seq %d %q, seq %d %q) = %v", c.cur.Seq, c.cur.Value, c.next.Seq, c.next.Value, got)
 		}
 	}
 }
