@@ -2,6 +2,7 @@ package cryptree
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -142,9 +143,12 @@ func (d *dec) end(what string) {
 // MaxName is the longest name of a file or folder, in bytes.
 const MaxName = 255
 
-// ValidName reports whether name may name a file or folder: valid UTF-8,
-// 1..MaxName bytes, no '/' and no NUL, and not "." or "..". It returns
-// ErrInvalid with a reason otherwise.
+// ValidName reports whether name may name a file or folder (SPEC.md §9):
+// valid UTF-8 of 1..MaxName bytes, not "." or "..", with no '/', no '\'
+// and no control character (C0 U+0000–U+001F, DEL U+007F, C1
+// U+0080–U+009F). Names come from other people's folders and become local
+// file names and terminal output, so a reader checks them as strictly as a
+// writer. It returns ErrInvalid with a reason otherwise.
 func ValidName(name string) error {
 	switch {
 	case name == "":
@@ -156,9 +160,14 @@ func ValidName(name string) error {
 	case !utf8.ValidString(name):
 		return invalid("name is not valid UTF-8")
 	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == 0 {
-			return invalid("name contains '/' or NUL")
+	for _, r := range name {
+		switch {
+		case r == '/':
+			return invalid("name contains '/'")
+		case r == '\\':
+			return invalid("name contains '\\'")
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			return invalid(fmt.Sprintf("name contains the control character %U", r))
 		}
 	}
 	return nil
