@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 )
@@ -38,9 +39,10 @@ func (e Entry) Name() string { return path.Base(e.Path) }
 
 // Clean checks and cleans a drive path. It must be absolute and free of
 // NUL bytes; path.Clean resolves "." and ".." (".." at the root stays at
-// the root); each component is at most MaxName bytes and the cleaned path
-// at most MaxPath. A bad path is an error of Kind storage.Invalid with the
-// reason.
+// the root); each component must then be a valid name (checkName: at most
+// MaxName bytes, no '\' or control characters) and the cleaned path at
+// most MaxPath bytes. A bad path is an error of Kind storage.Invalid with
+// the reason.
 func Clean(p string) (string, error) {
 	fail := func(why string) (string, error) {
 		return "", storage.Ef("clean path", storage.Invalid, fmt.Sprintf("%.64q", p), errors.New(why))
@@ -64,25 +66,18 @@ func Clean(p string) (string, error) {
 	}
 	for _, name := range strings.Split(c[1:], "/") {
 		if err := checkName(name); err != nil {
-			return fail(err.Error())
+			return "", storage.Ef("clean path", storage.Invalid, fmt.Sprintf("%.64q", p), err)
 		}
 	}
 	return c, nil
 }
 
-// checkName reports why name cannot be one component of a path.
+// checkName reports why name cannot be one component of a path. The rule
+// is the folder format's (cryptree.ValidName): 1..MaxName bytes of valid
+// UTF-8, not "." or "..", no '/', '\' or control character. A name the
+// drive accepts is one every reader of the folder accepts too.
 func checkName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case name == "." || name == "..":
-		return errors.New(`"." or ".." as a name`)
-	case len(name) > MaxName:
-		return fmt.Errorf("name longer than %d bytes", MaxName)
-	case strings.ContainsAny(name, "/\x00"):
-		return errors.New("name contains / or NUL")
-	}
-	return nil
+	return cryptree.ValidName(name)
 }
 
 // split returns the names of the components of a clean path; none for "/".
