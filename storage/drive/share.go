@@ -104,15 +104,22 @@ func (t *Tree) sharable(op, p string) (string, error) {
 
 // target resolves p in the user's own tree to what a capability names:
 // a folder (g.id = its ID) or a file (g.id = its folder, g.label = its
-// entry). It returns the capability (read-only) and the parent.
-func (o *op) target(ctx context.Context, op, p string) (*cryptree.Capability, grant, *node, error) {
+// entry). It returns the capability (read-only) and the parent. For a
+// revocation (revoke true) a folder that does not open still resolves, so
+// the owner can take it back.
+func (o *op) target(ctx context.Context, op, p string, revoke bool) (*cryptree.Capability, grant, *node, error) {
 	parent, d, f, err := o.lookup(ctx, p)
 	g := grant{Grant: Grant{Path: p}}
 	switch {
 	case err != nil:
 		return nil, g, nil, storage.Ef(op, storage.Other, p, err)
 	case d != nil:
-		c, err := o.child(ctx, d)
+		var c *node
+		if revoke {
+			c, err = o.openOrEmpty(ctx, parent, d)
+		} else {
+			c, err = o.child(ctx, parent, d)
+		}
 		if err != nil {
 			return nil, g, nil, storage.Ef(op, storage.Other, p, err)
 		}
@@ -158,7 +165,7 @@ func (t *Tree) Share(ctx context.Context, p string, toUserID string, write bool)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
-	c, g, n, err := o.target(ctx, op, p)
+	c, g, n, err := o.target(ctx, op, p, false)
 	if err != nil {
 		return err
 	}
@@ -236,7 +243,7 @@ func (t *Tree) Link(ctx context.Context, p string) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
-	c, g, n, err := o.target(ctx, op, p)
+	c, g, n, err := o.target(ctx, op, p, false)
 	if err != nil {
 		return "", err
 	}
@@ -338,7 +345,7 @@ func (t *Tree) Unshare(ctx context.Context, p string, fromUserID string, link st
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.newOp()
-	_, tg, n, err := o.target(ctx, op, p)
+	_, tg, n, err := o.target(ctx, op, p, true)
 	if err != nil {
 		return err
 	}
@@ -450,7 +457,7 @@ func (t *Tree) Unshare(ctx context.Context, p string, fromUserID string, link st
 // DK at once. moved receives old ID → new node. The error late is a
 // tombstone that failed after the switch (the revocation holds).
 func (o *op) revokeFolder(ctx context.Context, parent *node, d *cryptree.DirEntry, keep []grant, moved map[cryptree.FolderID]*node) (late, err error) {
-	old, err := o.child(ctx, d)
+	old, err := o.openOrEmpty(ctx, parent, d)
 	if err != nil {
 		return nil, err
 	}
@@ -465,8 +472,17 @@ func (o *op) revokeFolder(ctx context.Context, parent *node, d *cryptree.DirEntr
 		}
 	}
 	var olds []*node
+	// A writer of the subtree may have made it list its own ancestors, the
+	// same folder twice, or folders that do not open: the re-key must
+	// still go through (it is how the owner takes the folder back). An
+	// entry that lists an ancestor is dropped; a folder listed twice is
+	// re-keyed once and listed twice; a folder that does not open is
+	// re-keyed from the last good version seen here, or empty.
+	onPath := map[cryptree.FolderID]bool{}
 	var rekey func(n *node, up *cryptree.ParentLink) (*node, error)
 	rekey = func(n *node, up *cryptree.ParentLink) (*node, error) {
+		onPath[n.id] = true
+		defer delete(onPath, n.id)
 		keys, err := cryptree.NewFolderKeys()
 		if err != nil {
 			return nil, storage.E("re-key", storage.IO, err)
@@ -489,7 +505,18 @@ func (o *op) revokeFolder(ctx context.Context, parent *node, d *cryptree.DirEntr
 		}
 		for i := range n.f.Dirs {
 			de := n.f.Dirs[i]
-			c, err := o.child(ctx, &de)
+			switch nc := moved[de.ID]; {
+			case onPath[de.ID]:
+				o.t.logf("tree: re-key: dropping the entry %q of folder %q: %v", de.Name, n.f.Name, errCycle)
+				continue
+			case len(onPath) >= MaxDepth:
+				o.t.logf("tree: re-key: dropping the entry %q of folder %q: more than %d folders deep", de.Name, n.f.Name, MaxDepth)
+				continue
+			case nc != nil:
+				nn.f.Dirs = append(nn.f.Dirs, cryptree.DirEntry{Label: de.Label, Name: de.Name, ID: nc.id, SK: nc.keys.SK, Writer: nc.w})
+				continue
+			}
+			c, err := o.openOrEmpty(ctx, n, &de)
 			if err != nil {
 				return nil, err
 			}
@@ -522,9 +549,29 @@ func (o *op) revokeFolder(ctx context.Context, parent *node, d *cryptree.DirEntr
 	return late, nil
 }
 
+// openOrEmpty opens subfolder d of parent for a re-key; a folder that
+// does not open at all (damaged by a writer, no good version seen here)
+// comes back as an empty folder marked bad, with a log line: its content
+// is lost either way, and the owner must still be able to re-key.
+func (o *op) openOrEmpty(ctx context.Context, parent *node, d *cryptree.DirEntry) (*node, error) {
+	c, err := o.child(ctx, parent, d)
+	if err == nil || !damaged(err) {
+		return c, err
+	}
+	o.t.logf("tree: re-key: folder %q does not open (%v); its new version is empty", d.Name, err)
+	return &node{id: d.ID, keys: cryptree.FolderKeys{SK: d.SK}, w: d.Writer, bad: true,
+		f: &cryptree.Folder{Name: d.Name, Mtime: time.Now()}}, nil
+}
+
 // tombstone publishes the last record of folder n: no body, only the
-// tombstone value, so old capabilities of it find storage.NotExist.
+// tombstone value, so old capabilities of it find storage.NotExist. A
+// folder whose newest record is a writer's garbage (n.bad) cannot be
+// tombstoned (that record stays on top); it is left as it is.
 func (o *op) tombstone(ctx context.Context, n *node) error {
+	if n.bad {
+		o.t.logf("tree: folder %s was damaged by a writer of it and is left as it is", n.id.String()[:8])
+		return nil
+	}
 	var seq uint64
 	if n.rec != nil {
 		seq = n.rec.Seq

@@ -227,7 +227,7 @@ func (o *op) readList(ctx context.Context, name string) ([]byte, error) {
 	if d == nil {
 		return nil, nil
 	}
-	c, err := o.child(ctx, d)
+	c, err := o.child(ctx, root, d)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ var (
 	errRevoked    = errors.New("access revoked or key rotated (ask the owner to share it again)")
 	errReserved   = errors.New("reserved for the drive's own lists (/.cairn)")
 	errNotSharing = errors.New("sharing is not configured on this tree")
+	errDamaged    = errors.New("a writer of this folder published a version of it that does not open; " +
+		"revoke their write access ('cairn unshare') to take the folder back")
+	errCycle = errors.New("the folder lists one of its own ancestors (a cycle made by a writer of it)")
 )
 
 // revokedErr is what a received share that no longer opens reports: its
@@ -123,8 +126,12 @@ func (o *op) sharedNode(ctx context.Context) (*node, error) {
 
 // openFileShare reads the metadata of a shared single file: its folder's
 // current record and body, then the entry with the file's label and DK.
+//
+// It never falls back to an older record, unlike folders: revoking a
+// single file gives it a new DK in the same folder, so an entry that no
+// longer opens with the DK held is a revocation.
 func (t *Tree) openFileShare(ctx context.Context, c *cryptree.Capability) (*cryptree.FileMeta, error) {
-	rec, err := t.record(ctx, c.ID)
+	rec, cached, err := t.record(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +145,9 @@ func (t *Tree) openFileShare(ctx context.Context, c *cryptree.Capability) (*cryp
 			return nil, storage.E("open file share", storage.NotExist, err)
 		}
 		return nil, cryptoErr("open file share", c.ID, err)
+	}
+	if rec != cached {
+		t.remember(ctx, rec, cached)
 	}
 	return meta, nil
 }

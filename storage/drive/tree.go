@@ -188,6 +188,14 @@ type node struct {
 	// shared marks the virtual /shared folder (shared.go): its entries
 	// are the received shares; it is never saved.
 	shared bool
+	// foreign marks a folder of someone else's tree (a received share or
+	// anything below one, or a CapView's): a tombstone there means
+	// access was revoked.
+	foreign bool
+	// bad: the network's newest record of this folder does not open (a
+	// co-writer published garbage); rec and f are the last good ones seen
+	// here. Writes to it are refused until the owner re-keys it.
+	bad bool
 }
 
 // op is one operation: it loads each folder at most once, so that every
@@ -207,17 +215,18 @@ type op struct {
 func (t *Tree) newOp() *op { return &op{t: t, nodes: map[cryptree.FolderID]*node{}} }
 
 func (o *op) root(ctx context.Context) (*node, error) {
-	return o.load(ctx, o.t.cfg.Root, o.t.cfg.RootKeys.SK, o.t.cfg.RootWriter)
+	return o.load(ctx, o.t.cfg.Root, o.t.cfg.RootKeys.SK, o.t.cfg.RootWriter, o.t.view)
 }
 
-// child opens subfolder d. A subfolder whose record is nowhere to be found
-// is storage.Unavailable (it exists: its parent names it).
-func (o *op) child(ctx context.Context, d *cryptree.DirEntry) (*node, error) {
+// child opens subfolder d of parent. A subfolder whose record is nowhere
+// to be found is storage.Unavailable (it exists: its parent names it).
+func (o *op) child(ctx context.Context, parent *node, d *cryptree.DirEntry) (*node, error) {
 	if d == o.sharedDir && d != nil {
 		return o.sharedNode(ctx)
 	}
-	n, err := o.load(ctx, d.ID, d.SK, d.Writer)
-	if err != nil && o.foreign[d.ID] {
+	foreign := parent.foreign || parent.shared || o.t.view
+	n, err := o.load(ctx, d.ID, d.SK, d.Writer, foreign)
+	if err != nil && parent.shared {
 		return nil, revokedErr(d.Name, err)
 	}
 	if errors.Is(err, storage.NotExist) && !errors.Is(err, errTombstone) {
@@ -227,30 +236,74 @@ func (o *op) child(ctx context.Context, d *cryptree.DirEntry) (*node, error) {
 }
 
 // load opens folder id: its current record, its body, then the body with
-// sk (and w's WK if w is set).
-func (o *op) load(ctx context.Context, id cryptree.FolderID, sk cryptree.Key, w *cryptree.Writer) (*node, error) {
+// sk (and w's WK if w is set). foreign marks someone else's folder.
+func (o *op) load(ctx context.Context, id cryptree.FolderID, sk cryptree.Key, w *cryptree.Writer, foreign bool) (*node, error) {
 	if n := o.nodes[id]; n != nil {
 		return n, nil
-	}
-	rec, err := o.t.record(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	body, err := o.t.body(ctx, rec.Value)
-	if err != nil {
-		return nil, err
 	}
 	var wk *cryptree.Key
 	if w != nil {
 		wk = &w.WK
 	}
-	f, keys, err := cryptree.OpenFolder(body, id, sk, wk)
+	var f *cryptree.Folder
+	var keys cryptree.FolderKeys
+	rec, bad, err := o.t.current(ctx, id, foreign, func(body []byte) error {
+		var err error
+		f, keys, err = cryptree.OpenFolder(body, id, sk, wk)
+		if err != nil {
+			return cryptoErr("open folder", id, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, cryptoErr("open folder", id, err)
+		return nil, err
 	}
-	n := &node{id: id, keys: keys, w: w, rec: rec, f: f}
+	n := &node{id: id, keys: keys, w: w, rec: rec, f: f, foreign: foreign, bad: bad}
 	o.nodes[id] = n
 	return n, nil
+}
+
+// current returns the record of folder id whose body open accepts: the
+// network's newest (record), or, when that one is unusable — its body does
+// not open, it jumps further ahead than cryptree.Follows allows, or it is a
+// tombstone of a folder of the user's own tree (foreign false) — the last
+// good record seen here, with bad true. Only a holder of the folder's
+// signing key can make such a record (a co-writer of a share, or a
+// malicious owner), so falling back cannot be abused by peers to roll a
+// folder back; and a record that does not open never wins over one that
+// does. The newest is remembered only once it opened.
+func (t *Tree) current(ctx context.Context, id cryptree.FolderID, foreign bool, open func(body []byte) error) (*cryptree.Record, bool, error) {
+	rec, cached, err := t.record(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	try := func(r *cryptree.Record) error {
+		body, err := t.body(ctx, r.Value)
+		if err != nil {
+			return err
+		}
+		return open(body)
+	}
+	if cached != nil && rec != cached && rec.Seq > cached.Seq && !cryptree.Follows(cached, rec) {
+		err = storage.Ef("look up folder", storage.Corrupt, "folder "+id.String()[:8],
+			fmt.Errorf("record seq %d jumps too far past seq %d", rec.Seq, cached.Seq))
+	} else if err = try(rec); err == nil {
+		if rec != cached {
+			t.remember(ctx, rec, cached)
+		}
+		return rec, false, nil
+	}
+	unusable := errors.Is(err, storage.Corrupt) || errors.Is(err, storage.CannotDecrypt) ||
+		!foreign && errors.Is(err, errTombstone)
+	if !unusable || cached == nil || rec == cached {
+		return nil, false, err
+	}
+	if err2 := try(cached); err2 != nil {
+		return nil, false, err
+	}
+	t.logf("tree: folder %s: the newest record (seq %d) is unusable (%v); using seq %d, the last good one",
+		id.String()[:8], rec.Seq, err, cached.Seq)
+	return cached, true, nil
 }
 
 // cryptoErr maps cryptree's errors on bytes from the network to kinds.
@@ -262,53 +315,50 @@ func cryptoErr(op string, id cryptree.FolderID, err error) error {
 	return storage.Ef(op, kind, "folder "+id.String()[:8], err)
 }
 
-// record returns folder id's current record: the network's, verified, and
-// not older than the latest seen here (which is kept up to date). If the
-// network has none but the cache does (the record expired), the cached
-// one is republished and used.
-func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (*cryptree.Record, error) {
+// record returns folder id's newest record — the network's, verified, and
+// not older than the latest good one seen here — and that cached one (nil
+// if none). If the network has none but the cache does (the record
+// expired), the cached one is republished and returned as both. The
+// caller remembers the newest once it has opened it (current).
+func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (rec, cached *cryptree.Record, err error) {
 	const op = "look up folder"
 	subject := "folder " + id.String()[:8]
-	cached := t.cachedRecord(ctx, id)
+	cached = t.cachedRecord(ctx, id)
 	got, err := t.cfg.Records.Lookup(ctx, id)
 	if errors.Is(err, storage.NotExist) && cached != nil {
 		t.logf("tree: %s has no record on the network; republishing seq %d", subject, cached.Seq)
 		if err := t.cfg.Records.Publish(ctx, cached); err != nil {
 			t.logf("tree: republishing %s: %v", subject, err)
 		}
-		return cached, nil
+		return cached, cached, nil
 	}
 	if err != nil {
-		return nil, storage.Ef(op, storage.Other, subject, err)
+		return nil, nil, storage.Ef(op, storage.Other, subject, err)
 	}
 	if got == nil {
-		return nil, storage.Ef(op, storage.Corrupt, subject, errors.New("no record returned"))
+		return nil, nil, storage.Ef(op, storage.Corrupt, subject, errors.New("no record returned"))
 	}
 	b := got.Marshal()
 	if cached != nil && bytes.Equal(b, cached.Marshal()) {
-		return cached, nil // verified before
+		return cached, cached, nil // verified before
 	}
 	// Do not trust the record layer: check the signature ourselves.
-	rec, err := cryptree.ParseRecord(b)
+	rec, err = cryptree.ParseRecord(b)
 	if err != nil || rec.ID != id {
 		t.logf("tree: refused a forged record of %s", subject)
-		return nil, storage.Ef(op, storage.Corrupt, subject, errors.New("forged record: bad signature or wrong folder"))
+		return nil, nil, storage.Ef(op, storage.Corrupt, subject, errors.New("forged record: bad signature or wrong folder"))
 	}
 	if cached != nil {
 		if rec.Seq < cached.Seq {
 			t.logf("tree: refused record seq %d of %s: seq %d was seen before (rollback)", rec.Seq, subject, cached.Seq)
-			return nil, storage.Ef(op, storage.Corrupt, subject,
+			return nil, nil, storage.Ef(op, storage.Corrupt, subject,
 				fmt.Errorf("rollback: record seq %d is older than seq %d seen before", rec.Seq, cached.Seq))
 		}
-		if rec.Seq == cached.Seq && bytes.Equal(rec.Value, cached.Value) {
-			return rec, nil
-		}
-		if cryptree.SelectRecord([]*cryptree.Record{cached, rec}) == 0 {
-			return cached, nil // same Seq, ours wins the tie
+		if rec.Seq == cached.Seq && (bytes.Equal(rec.Value, cached.Value) || !cryptree.Follows(cached, rec)) {
+			return cached, cached, nil // the same, or ours wins the tie
 		}
 	}
-	t.remember(ctx, rec, cached)
-	return rec, nil
+	return rec, cached, nil
 }
 
 // cachedRecord returns the latest record seen of folder id, or nil. The
@@ -411,6 +461,9 @@ func (o *op) save(ctx context.Context, n *node) error {
 	if n.w == nil {
 		return storage.Ef(op, storage.Permission, subject, errReadOnly)
 	}
+	if n.bad {
+		return storage.Ef(op, storage.Corrupt, subject, errDamaged)
+	}
 	body, err := cryptree.SealFolder(n.f, n.id, n.keys, &n.w.WK)
 	if err != nil {
 		return storage.Ef(op, storage.Invalid, subject, err)
@@ -511,7 +564,7 @@ func (o *op) dir(ctx context.Context, p string) (*node, error) {
 		case d == nil:
 			return nil, storage.Ef("lookup", storage.NotExist, sub, nil)
 		}
-		if cur, err = o.child(ctx, d); err != nil {
+		if cur, err = o.child(ctx, cur, d); err != nil {
 			return nil, err
 		}
 	}

@@ -30,7 +30,7 @@ func (t *Tree) Stat(ctx context.Context, p string) (Entry, error) {
 		}
 		return Entry{Path: "/", IsDir: true, Mtime: r.f.Mtime}, nil
 	}
-	_, d, f, err := o.lookup(ctx, p)
+	parent, d, f, err := o.lookup(ctx, p)
 	switch {
 	case err != nil:
 		return Entry{}, storage.Ef(op, storage.Other, p, err)
@@ -39,7 +39,7 @@ func (t *Tree) Stat(ctx context.Context, p string) (Entry, error) {
 	case d == nil:
 		return Entry{}, storage.Ef(op, storage.NotExist, p, nil)
 	}
-	c, err := o.child(ctx, d)
+	c, err := o.child(ctx, parent, d)
 	if err != nil {
 		return Entry{}, storage.Ef(op, storage.Other, p, err)
 	}
@@ -88,23 +88,87 @@ func (t *Tree) Walk(ctx context.Context, dir string, fn func(Entry) error) error
 	if err != nil {
 		return storage.Ef(op, storage.Other, dir, err)
 	}
-	return t.walk(ctx, n, dir, fn)
+	return t.walk(ctx, n, dir, false, fn)
 }
 
-func (t *Tree) walk(ctx context.Context, n *node, dir string, fn func(Entry) error) error {
+// Walk limits. Clean bounds the paths a user creates, so only a hostile
+// writer of a shared folder (or a malicious owner of a share or link) can
+// make a tree that reaches them; a walk that would go past them stops with
+// storage.Corrupt.
+const (
+	// MaxDepth is how many folders deep below its start a walk goes.
+	MaxDepth = 1024
+	// MaxWalkEntries is how many entries one walk yields.
+	MaxWalkEntries = 1 << 22
+)
+
+// walker is one walk over a tree that may be foreign and hostile: folders
+// are told apart by ID, so a folder that lists one of its ancestors (a
+// cycle) is refused, and a folder reached a second time (the same folder
+// listed in two places, as a crash in the middle of a move can leave it)
+// is yielded but not entered again. Depth, path length and the number of
+// entries are bounded.
+type walker struct {
+	t  *Tree
+	fn func(Entry) error
+	// lenient walks (those inside Remove) skip a cycle or a folder that
+	// does not open, with a log line, instead of failing.
+	lenient bool
+	path    map[cryptree.FolderID]bool // the folders from the start down to here
+	seen    map[cryptree.FolderID]bool // every folder entered
+	entries int
+}
+
+// walk calls fn for everything below n, which is folder dir.
+func (t *Tree) walk(ctx context.Context, n *node, dir string, lenient bool, fn func(Entry) error) error {
+	w := &walker{t: t, fn: fn, lenient: lenient,
+		path: map[cryptree.FolderID]bool{}, seen: map[cryptree.FolderID]bool{}}
+	return w.walk(ctx, n, dir, 0)
+}
+
+func (w *walker) walk(ctx context.Context, n *node, dir string, depth int) error {
+	t := w.t
+	if !n.shared {
+		w.path[n.id], w.seen[n.id] = true, true
+		defer delete(w.path, n.id)
+	}
 	list, dirs, files := t.children(dir, n)
 	for _, e := range list {
+		if err := ctx.Err(); err != nil {
+			return storage.E("walk", storage.Canceled, err)
+		}
+		if w.entries++; w.entries > MaxWalkEntries {
+			return storage.Ef("walk", storage.Corrupt, dir, fmt.Errorf("more than %d entries: refusing to go on", MaxWalkEntries))
+		}
+		if len(e.Path) > 4*MaxPath {
+			return storage.Ef("walk", storage.Corrupt, fmt.Sprintf("%.128s…", e.Path), errors.New("path too long: refusing to go on"))
+		}
 		var sub *node
 		if e.IsDir {
-			// A fresh op: fn may have changed things.
-			c, err := t.newOp().child(ctx, dirs[e.Name()])
-			if err != nil && n.shared {
-				err = revokedErr(e.Name(), err)
+			d := dirs[e.Name()]
+			switch {
+			case w.path[d.ID] && w.lenient:
+				t.logf("tree: skipping %s: %v", e.Path, errCycle)
+				continue
+			case w.path[d.ID]:
+				return storage.Ef("walk", storage.Corrupt, e.Path, errCycle)
+			case depth+1 > MaxDepth:
+				return storage.Ef("walk", storage.Corrupt, dir, fmt.Errorf("more than %d folders deep: refusing to go on", MaxDepth))
 			}
-			if err != nil {
-				return storage.Ef("walk", storage.Other, e.Path, err)
+			if !w.seen[d.ID] {
+				// A fresh op: fn may have changed things.
+				c, err := t.newOp().child(ctx, n, d)
+				if err != nil && w.lenient && damaged(err) {
+					t.logf("tree: skipping %s: %v", e.Path, err)
+					continue
+				}
+				if err != nil {
+					return storage.Ef("walk", storage.Other, e.Path, err)
+				}
+				sub, e.Mtime = c, c.f.Mtime
+			} else {
+				t.logf("tree: %s is a folder listed a second time; not entering it again", e.Path)
 			}
-			sub, e.Mtime = c, c.f.Mtime
 		} else {
 			f := files[e.Name()]
 			full, err := t.fileEntry(ctx, e.Path, &f.Meta.Versions[len(f.Meta.Versions)-1])
@@ -113,7 +177,7 @@ func (t *Tree) walk(ctx context.Context, n *node, dir string, fn func(Entry) err
 			}
 			e = full
 		}
-		err := fn(e)
+		err := w.fn(e)
 		if e.IsDir && errors.Is(err, fs.SkipDir) {
 			continue
 		}
@@ -121,12 +185,19 @@ func (t *Tree) walk(ctx context.Context, n *node, dir string, fn func(Entry) err
 			return err
 		}
 		if sub != nil {
-			if err := t.walk(ctx, sub, e.Path, fn); err != nil {
+			if err := w.walk(ctx, sub, e.Path, depth+1); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// damaged reports whether err says that a folder does not open (it does
+// not decrypt or parse, or was tombstoned), as opposed to being out of
+// reach for now.
+func damaged(err error) bool {
+	return errors.Is(err, storage.Corrupt) || errors.Is(err, storage.CannotDecrypt) || errors.Is(err, errTombstone)
 }
 
 // Mkdir creates folder p: a new folder identity (keys and signing key),
@@ -188,7 +259,7 @@ func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, erro
 			sub := "/" + strings.Join(parts[:i+1], "/")
 			return nil, storage.Ef("mkdir", storage.Invalid, sub, errors.New("a file is in the way"))
 		case d != nil:
-			cur, err = o.child(ctx, d)
+			cur, err = o.child(ctx, cur, d)
 		default:
 			cur, err = o.mkdirIn(ctx, cur, name, now)
 		}
@@ -429,14 +500,14 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 		}
 		removed = append(removed, e)
 	case d != nil:
-		c, err := o.child(ctx, d)
+		c, err := o.child(ctx, parent, d)
 		if err != nil {
 			return nil, storage.Ef(op, storage.Other, p, err)
 		}
 		if len(c.f.Dirs)+len(c.f.Files) > 0 && !recursive {
 			return nil, storage.Ef(op, storage.Invalid, p, errors.New("folder not empty"))
 		}
-		err = t.walk(ctx, c, p, func(e Entry) error {
+		err = t.walk(ctx, c, p, true, func(e Entry) error {
 			if !e.IsDir {
 				removed = append(removed, e)
 			}
@@ -591,12 +662,18 @@ func (o *op) move(ctx context.Context, sp *node, name string, dp *node, newName 
 	// The folder's own name and backlink: needs its write keys. The move
 	// itself is done; a failure here leaves a stale name or backlink,
 	// which only holders of a share of it see.
-	c, err := o.child(ctx, moved)
-	if err != nil {
+	c, err := o.child(ctx, dp, moved)
+	switch {
+	case err != nil && damaged(err):
+		o.t.logf("tree: the moved folder %s does not open (%v); its own name and backlink stay as they were", newName, err)
+		return nil
+	case err != nil:
 		return err
-	}
-	if c.w == nil {
+	case c.w == nil:
 		o.t.logf("tree: moved a read-only folder; its own name and backlink stay as they were")
+		return nil
+	case c.bad:
+		o.t.logf("tree: the moved folder %s was damaged by a writer of it; its own name and backlink stay as they were", newName)
 		return nil
 	}
 	c.f.Name, c.f.Parent = newName, link(dp)

@@ -556,7 +556,7 @@ func TestTreeMetadataCost(t *testing.T) {
 	for _, n := range append([]*node{root}, func() []*node {
 		var ns []*node
 		for i := range root.f.Dirs {
-			c, _ := o.child(ctx, &root.f.Dirs[i])
+			c, _ := o.child(ctx, root, &root.f.Dirs[i])
 			ns = append(ns, c)
 		}
 		return ns
