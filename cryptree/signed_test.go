@@ -2,7 +2,9 @@ package cryptree
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -136,5 +138,13 @@ func TestRecordKey(t *testing.T) {
 		if _, err := ParseRecordKey(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseRecordKey(%q): %v", bad, err)
 		}
+	}
+}
+
+func TestSenderOf(t *testing.T) {
+	k := testKeyring(4)
+	s := SenderOf(k.SigningKey().Public().(ed25519.PublicKey))
+	if len(s) != SenderLen || !strings.HasPrefix(k.UserID(), s) {
+		t.Fatalf("SenderOf = %q, not the start of %q", s, k.UserID())
 	}
 }

@@ -3,6 +3,7 @@ package drive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +339,120 @@ func TestHostileGranteeBricksFreshDevice(t *testing.T) {
 func acceptAll(t *testing.T, u *user, want int) {
 	t.Helper()
 	receive(t, u, want)
+}
+
+// spam sends n made-up capabilities (of files that do not exist) from
+// keyring kr to user id to.
+func spam(t *testing.T, e *shareEnv, kr *cryptree.Keyring, to string, n int) {
+	t.Helper()
+	sh := &Sharing{Sign: kr.SigningKey(), Inbox: e.inboxes.of(kr)}
+	var seed uint64 // randBytes seeds: unique per share of one sender
+	for i := 0; i < n; i++ {
+		c := &cryptree.Capability{Kind: cryptree.CapFile, Name: fmt.Sprintf("free-money-%d.txt", i),
+			ID: cryptree.FolderID(randBytes(seed+uint64(3*i), 32)), Label: [16]byte(randBytes(seed+uint64(3*i+1), 16)), DK: cryptree.Key(randBytes(seed+uint64(3*i+2), 16))}
+		if err := e.alice.tree.deliver(context.Background(), sh, to, cryptree.FolderID{}, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fakeRecords) lookupCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
+// Anyone who knows bob's user id can send him shares. Those of users he
+// never accepted wait in a capped pending list and cost nothing under
+// /shared; what he accepts appears there, and later shares of an accepted
+// user arrive directly. Paths under /shared cost the lookups of the share
+// they name, not one per received share.
+func TestShareSpam(t *testing.T) {
+	ctx := context.Background()
+	e := newShareEnv(t)
+	a, b, c := e.alice, e.bob, e.carol
+	spam(t, e, c.kr, b.id, 300)
+	for i := 0; i < 20; i++ { // 20 more strangers
+		spam(t, e, cryptree.KeyringFromRoot([32]byte{200, byte(i)}), b.id, 10)
+	}
+	if n, err := b.tree.Receive(ctx); err != nil || n != 0 {
+		t.Fatalf("receive: %d, %v; want nothing under /shared", n, err)
+	}
+	if b.inbox.count() != 0 {
+		t.Fatalf("%d messages left in the inbox", b.inbox.count())
+	}
+	ps, err := b.tree.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCarol := 0
+	for _, p := range ps {
+		if strings.HasPrefix(c.id, p.From) {
+			fromCarol++
+		}
+	}
+	if len(ps) != MaxPending || fromCarol != MaxPendingPerSender {
+		t.Fatalf("%d pending (%d from carol); want %d (%d)", len(ps), fromCarol, MaxPending, MaxPendingPerSender)
+	}
+	if ls, err := b.tree.List(ctx, "/"); err != nil || len(ls) != 0 {
+		t.Fatalf("bob's root shows %v, %v", ls, err)
+	}
+	if _, err := b.tree.Stat(ctx, "/shared/free-money-0.txt"); !errors.Is(err, storage.NotExist) {
+		t.Fatalf("a pending share is visible: %v", err)
+	}
+	// Decline all of carol's; nothing of hers is left.
+	if n, err := b.tree.Decline(ctx, nil, c.id); err != nil || n != MaxPendingPerSender {
+		t.Fatalf("decline: %d, %v", n, err)
+	}
+	if _, err := b.tree.Decline(ctx, nil, c.id); !errors.Is(err, storage.NotExist) {
+		t.Fatalf("declining again: %v", err)
+	}
+
+	// Alice, a friend: her first share waits, bob accepts it by her id,
+	// her later ones arrive under /shared at once.
+	put(t, a.tree, "/docs/0.txt", "doc 0")
+	if err := a.tree.Share(ctx, "/docs/0.txt", b.id, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.tree.Receive(ctx); err != nil || n != 0 {
+		t.Fatalf("receive from a new sender: %d, %v", n, err)
+	}
+	if got, err := b.tree.Accept(ctx, nil, a.id); err != nil || len(got) != 1 || got[0] != "0.txt" {
+		t.Fatalf("accept: %v, %v", got, err)
+	}
+	const files = 60
+	for i := 1; i < files; i++ {
+		p := fmt.Sprintf("/docs/%d.txt", i)
+		put(t, a.tree, p, "doc "+p)
+		if err := a.tree.Share(ctx, p, b.id, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, a.tree, "/proj/deep/plan", "plan")
+	if err := a.tree.Share(ctx, "/proj", b.id, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.tree.Receive(ctx); err != nil || n != files {
+		t.Fatalf("receive from an accepted sender: %d, %v; want %d", n, err, files)
+	}
+	before := e.recs.lookupCount()
+	if read(t, b.tree, "/shared/proj/deep/plan") != "plan" {
+		t.Fatal("bob cannot read the folder share")
+	}
+	if n := e.recs.lookupCount() - before; n > 10 {
+		t.Fatalf("reading one file under /shared took %d record lookups with %d shares received", n, files+1)
+	}
+	if ls, err := b.tree.List(ctx, "/shared"); err != nil || len(ls) != files+1 {
+		t.Fatalf("bob's /shared lists %d entries, %v; want %d", len(ls), err, files+1)
+	}
+	if read(t, b.tree, "/shared/7.txt") != "doc /docs/7.txt" {
+		t.Fatal("bob cannot read a file share")
+	}
+	// The bad names of the pending list are refused.
+	if _, err := b.tree.Accept(ctx, []string{"no-such-share"}, ""); !errors.Is(err, storage.NotExist) {
+		t.Fatalf("accepting a missing share: %v", err)
+	}
+	if _, err := b.tree.Accept(ctx, []string{"x"}, a.id); !errors.Is(err, storage.Invalid) {
+		t.Fatalf("names and a user id: %v", err)
+	}
 }

@@ -1,7 +1,6 @@
 package drive
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -587,14 +586,17 @@ func (o *op) tombstone(ctx context.Context, n *node) error {
 	return nil
 }
 
-// Receive fetches this user's inbox and adds each capability in it to
-// the received list, under a unique name (its display name, "-2" and so
-// on when taken) in /shared; a re-delivery after a re-key replaces the
-// capability it names (same sender, same folder) and keeps its name.
-// Messages are deleted once the list is saved; those that do not open or
-// parse are deleted and ignored. It returns how many shares were added or
-// updated. Errors: storage.Invalid if Sharing is not configured, the
-// Inbox's and the tree's.
+// Receive fetches this user's inbox. A capability from a sender the user
+// has accepted (one with a share in the received list) is added to the
+// received list under a unique name (its display name, "-2" and so on
+// when taken) in /shared; a re-delivery after a re-key replaces the
+// capability it names (same sender, same folder) and keeps its name. A
+// capability from anyone else waits in the pending list (pending.go)
+// within its caps, for Accept or Decline. Messages are deleted once the
+// lists are saved; those that do not open or parse, or are over the caps,
+// are deleted and ignored. It returns how many shares were added or
+// updated under /shared. Errors: storage.Invalid if Sharing is not
+// configured, the Inbox's and the tree's.
 func (t *Tree) Receive(ctx context.Context) (int, error) {
 	const op = "receive"
 	sh, err := t.sharer(op)
@@ -637,26 +639,43 @@ func (t *Tree) Receive(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, storage.E(op, storage.Other, err)
 	}
+	ps, err := o.pending(ctx)
+	if err != nil {
+		return 0, storage.E(op, storage.Other, err)
+	}
 	rs = append([]received(nil), rs...)
+	accepted := map[[32]byte]bool{}
+	for _, r := range rs {
+		accepted[r.from] = true
+	}
 	now := time.Now()
-	count := 0
+	count, offered := 0, 0
 	add := func(it item) {
-		b := it.c.Marshal()
-		for _, r := range rs {
-			if r.from == it.from && bytes.Equal(r.cap.Marshal(), b) {
-				return // delivered twice
-			}
+		if findSame(rs, it.from, it.c) >= 0 {
+			return // delivered twice
 		}
 		rs = append(rs, received{name: uniqueName(rs, it.c), from: it.from, time: now, cap: it.c})
 		count++
 	}
 	// New grants first; a replacement applies once what it replaces is
 	// there (two re-keys in a row may arrive in any order).
-	pending := items
-	for progress := true; progress && len(pending) > 0; {
+	var waiting []item
+	for _, it := range items {
+		if accepted[it.from] {
+			waiting = append(waiting, it)
+			continue
+		}
+		changed, err := offer(&ps, it.from, it.replaces, it.c, now)
+		if err != nil {
+			t.logf("tree: dropping a share from %s, who is not accepted: %v", cryptree.SenderOf(it.from[:]), err)
+		} else if changed {
+			offered++
+		}
+	}
+	for progress := true; progress && len(waiting) > 0; {
 		progress = false
 		var next []item
-		for _, it := range pending {
+		for _, it := range waiting {
 			if it.replaces == (cryptree.FolderID{}) {
 				add(it)
 				progress = true
@@ -677,15 +696,21 @@ func (t *Tree) Receive(ctx context.Context) (int, error) {
 			count++
 			progress = true
 		}
-		pending = next
+		waiting = next
 	}
-	for _, it := range pending {
+	for _, it := range waiting {
 		add(it) // its original is gone (forgotten): the owner still grants it
 	}
 	if count > 0 {
 		if err := o.setReceived(ctx, rs); err != nil {
 			return 0, storage.E(op, storage.Other, err)
 		}
+	}
+	if offered > 0 {
+		if err := o.setPending(ctx, ps); err != nil {
+			return 0, storage.E(op, storage.Other, err)
+		}
+		t.logf("tree: %d new shares from users not accepted yet wait in the pending list ('cairn shares')", offered)
 	}
 	for _, id := range del {
 		if err := sh.Inbox.Delete(ctx, id); err != nil {

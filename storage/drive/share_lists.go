@@ -25,12 +25,15 @@ import (
 //	           string link ("" for a user) ‖ time
 //	received = "CDR\x01" ‖ uvarint(n) ‖ n × ( string name ‖ from (32) ‖
 //	           time ‖ string capability (cryptree.Capability.Marshal) )
+//	pending  = "CDP\x01" ‖ the same as received: shares offered by users
+//	           not accepted yet (pending.go), at /.cairn/pending
 //	message  = "CDS\x01" ‖ replaces (32; zero for a new grant) ‖ capability
 //
 // string = uvarint(len) ‖ bytes; time as in record.go.
 const (
 	magicGrants   = "CDG\x01"
 	magicReceived = "CDR\x01"
+	magicPending  = "CDP\x01"
 	magicMessage  = "CDS\x01"
 
 	// MaxShareList is the largest encoded share list or received list.
@@ -50,6 +53,7 @@ const (
 
 	sharesFile   = "shares"
 	receivedFile = "received"
+	pendingFile  = "pending"
 )
 
 // grant is one entry of the share list.
@@ -144,8 +148,13 @@ type received struct {
 	cap  *cryptree.Capability
 }
 
-func encodeReceived(rs []received) []byte {
-	b := []byte(magicReceived)
+func encodeReceived(rs []received) []byte { return encodeShareList(magicReceived, rs) }
+
+func decodeReceived(b []byte) ([]received, error) { return decodeShareList(magicReceived, b) }
+
+// encodeShareList encodes a received or a pending list.
+func encodeShareList(magic string, rs []received) []byte {
+	b := []byte(magic)
 	b = binary.AppendUvarint(b, uint64(len(rs)))
 	for _, r := range rs {
 		b = appendString(b, r.name)
@@ -156,13 +165,13 @@ func encodeReceived(rs []received) []byte {
 	return b
 }
 
-// decodeReceived parses a received list: names valid and unique,
-// capabilities that parse.
-func decodeReceived(b []byte) ([]received, error) {
+// decodeShareList parses a received or a pending list: names valid and
+// unique, capabilities that parse.
+func decodeShareList(magic string, b []byte) ([]received, error) {
 	if len(b) > MaxShareList {
-		return nil, fmt.Errorf("%w: received list of %d bytes", errRecord, len(b))
+		return nil, fmt.Errorf("%w: share list of %d bytes", errRecord, len(b))
 	}
-	d := newDecoder(b, magicReceived)
+	d := newDecoder(b, magic)
 	n := d.uint(maxListLen)
 	var out []received
 	seen := map[string]bool{}

@@ -129,11 +129,32 @@ func read(t *testing.T, tr *Tree, p string) string {
 	return string(st.Manifest.Inline)
 }
 
+// receive fetches u's inbox and accepts whatever waits in the pending
+// list: want shares must have been added or updated in all.
 func receive(t *testing.T, u *user, want int) {
 	t.Helper()
-	n, err := u.tree.Receive(context.Background())
-	if err != nil || n != want {
-		t.Fatalf("receive: %d, %v; want %d", n, err, want)
+	ctx := context.Background()
+	n, err := u.tree.Receive(ctx)
+	if err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	ps, err := u.tree.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) > 0 {
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.Name)
+		}
+		got, err := u.tree.Accept(ctx, names, "")
+		if err != nil {
+			t.Fatalf("accept %v: %v", names, err)
+		}
+		n += len(got)
+	}
+	if n != want {
+		t.Fatalf("receive: %d shares, want %d", n, want)
 	}
 }
 

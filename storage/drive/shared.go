@@ -73,7 +73,8 @@ func (t *Tree) children(dir string, n *node) ([]Entry, map[string]*cryptree.DirE
 func (o *op) find(ctx context.Context, n *node, name string) (*cryptree.DirEntry, *cryptree.FileEntry, error) {
 	switch {
 	case n.shared:
-		if err := o.sharedErr[name]; err != nil {
+		o.t.openShare(ctx, n, name)
+		if err := n.shareErr[name]; err != nil {
 			return nil, nil, err
 		}
 	case !o.t.view && n.id == o.t.cfg.Root && name == SharedDir[1:]:
@@ -88,8 +89,10 @@ func (o *op) find(ctx context.Context, n *node, name string) (*cryptree.DirEntry
 
 // sharedNode returns the virtual /shared folder: a read-only node whose
 // subfolders are the received folder shares (with their SK and Writer)
-// and whose files are the received file shares (opened now, each with
-// its DK and label).
+// and whose files are the received file shares, each with its DK and
+// label, opened when first named (openShare) or listed (openShares). So a
+// path through /shared costs the lookups of the share it names, not one
+// per received share.
 func (o *op) sharedNode(ctx context.Context) (*node, error) {
 	if o.sharedN != nil {
 		return o.sharedN, nil
@@ -98,30 +101,72 @@ func (o *op) sharedNode(ctx context.Context) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &node{shared: true, f: &cryptree.Folder{Name: SharedDir[1:]}}
-	o.sharedErr = map[string]error{}
-	if o.foreign == nil {
-		o.foreign = map[cryptree.FolderID]bool{}
-	}
+	n := &node{shared: true, f: &cryptree.Folder{Name: SharedDir[1:]},
+		unopened: map[string]*cryptree.Capability{}, shareErr: map[string]error{}}
 	for i, r := range rs {
 		label := [16]byte{1, byte(i >> 8), byte(i)} // unique, never saved
 		switch r.cap.Kind {
 		case cryptree.CapFolder:
-			o.foreign[r.cap.ID] = true
 			n.f.Dirs = append(n.f.Dirs, cryptree.DirEntry{Label: label, Name: r.name,
 				ID: r.cap.ID, SK: r.cap.SK, Writer: r.cap.Writer})
 		case cryptree.CapFile:
-			meta, err := o.t.openFileShare(ctx, r.cap)
-			if err != nil {
-				o.sharedErr[r.name] = revokedErr(r.name, err)
-				continue
-			}
-			meta.Name = r.name
-			n.f.Files = append(n.f.Files, cryptree.FileEntry{Label: r.cap.Label, DK: r.cap.DK, Meta: *meta})
+			n.unopened[r.name] = r.cap
 		}
 	}
 	o.sharedN = n
 	return n, nil
+}
+
+// openShare opens file share name of the virtual /shared folder n, if it
+// is one not opened yet: it becomes a file of n, or its error is kept.
+func (t *Tree) openShare(ctx context.Context, n *node, name string) {
+	c := n.unopened[name]
+	if c == nil {
+		return
+	}
+	delete(n.unopened, name)
+	meta, err := t.openFileShare(ctx, c)
+	if err != nil {
+		n.shareErr[name] = revokedErr(name, err)
+		return
+	}
+	meta.Name = name
+	n.f.Files = append(n.f.Files, cryptree.FileEntry{Label: c.Label, DK: c.DK, Meta: *meta})
+}
+
+// openShares opens every file share of the virtual /shared folder n not
+// opened yet, a few at a time: for a listing.
+func (t *Tree) openShares(ctx context.Context, n *node) {
+	if len(n.unopened) == 0 {
+		return
+	}
+	type opened struct {
+		name string
+		meta *cryptree.FileMeta
+		err  error
+	}
+	caps := n.unopened
+	n.unopened = map[string]*cryptree.Capability{}
+	res := make(chan opened, len(caps))
+	sem := make(chan struct{}, 8)
+	for name, c := range caps {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			meta, err := t.openFileShare(ctx, c)
+			res <- opened{name, meta, err}
+		}()
+	}
+	for range caps {
+		r := <-res
+		if r.err != nil {
+			n.shareErr[r.name] = revokedErr(r.name, r.err)
+			continue
+		}
+		c := caps[r.name]
+		r.meta.Name = r.name
+		n.f.Files = append(n.f.Files, cryptree.FileEntry{Label: c.Label, DK: c.DK, Meta: *r.meta})
+	}
 }
 
 // openFileShare reads the metadata of a shared single file: its folder's

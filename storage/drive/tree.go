@@ -192,6 +192,11 @@ type node struct {
 	// anything below one, or a CapView's): a tombstone there means
 	// access was revoked.
 	foreign bool
+	// For the virtual /shared folder: the file shares not opened yet (a
+	// listing opens them; a path through /shared only the one it names),
+	// and why those that were opened failed.
+	unopened map[string]*cryptree.Capability
+	shareErr map[string]error
 	// bad: the network's newest record of this folder does not open (a
 	// co-writer published garbage); rec and f are the last good ones seen
 	// here. Writes to it are refused until the owner re-keys it.
@@ -206,10 +211,8 @@ type op struct {
 
 	// Received shares, as this op sees them (shared.go).
 	recv      *[]received
-	sharedDir *cryptree.DirEntry         // the virtual entry of /shared in the root
-	sharedN   *node                      // the virtual /shared folder
-	sharedErr map[string]error           // why a file share under /shared does not open
-	foreign   map[cryptree.FolderID]bool // the folders of received shares
+	sharedDir *cryptree.DirEntry // the virtual entry of /shared in the root
+	sharedN   *node              // the virtual /shared folder
 }
 
 func (t *Tree) newOp() *op { return &op{t: t, nodes: map[cryptree.FolderID]*node{}} }

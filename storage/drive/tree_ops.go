@@ -61,6 +61,9 @@ func (t *Tree) List(ctx context.Context, dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, storage.Ef(op, storage.Other, dir, err)
 	}
+	if n.shared {
+		t.openShares(ctx, n)
+	}
 	out, _, _ := t.children(dir, n)
 	if dir == "/" && !t.view {
 		// The received shares, if any, as the folder /shared.
@@ -128,7 +131,9 @@ func (t *Tree) walk(ctx context.Context, n *node, dir string, lenient bool, fn f
 
 func (w *walker) walk(ctx context.Context, n *node, dir string, depth int) error {
 	t := w.t
-	if !n.shared {
+	if n.shared {
+		t.openShares(ctx, n)
+	} else {
 		w.path[n.id], w.seen[n.id] = true, true
 		defer delete(w.path, n.id)
 	}

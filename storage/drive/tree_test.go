@@ -25,6 +25,8 @@ type fakeRecords struct {
 	old  map[cryptree.FolderID][][]byte // every accepted record, oldest first
 	// serve, if set, replaces what Lookup returns.
 	serve func(id cryptree.FolderID) *cryptree.Record
+	// lookups counts Lookup calls.
+	lookups int
 }
 
 func newFakeRecords() *fakeRecords {
@@ -56,6 +58,7 @@ func (f *fakeRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
 func (f *fakeRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree.Record, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lookups++
 	if f.serve != nil {
 		if r := f.serve(id); r != nil {
 			return r, nil
