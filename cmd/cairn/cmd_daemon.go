@@ -392,7 +392,8 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, storage.E("put", storage.Invalid, fmt.Errorf("source %q is not an absolute path", s)))
 			return
 		}
-		f, err := os.Open(s)
+		// O_NONBLOCK: opening a named pipe must not wait for a writer.
+		f, err := os.OpenFile(s, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			kind := storage.IO
 			if errors.Is(err, os.ErrNotExist) {
@@ -404,6 +405,10 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			writeErr(w, storage.Ef("put: open source", storage.Invalid, s, errors.New("not a regular file")))
+			return
+		}
 		src, opts.Source = f, s
 		if fi, err := f.Stat(); err == nil && opts.Mtime.IsZero() {
 			opts.Mtime = fi.ModTime()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path"
@@ -47,7 +46,8 @@ func cmdPut(e *env) *cli.Command {
 			cl := newClient(home)
 			local, remote := c.Args().Get(0), c.Args().Get(1)
 			b := newBar(e.stderr, "put")
-			res, err := putAny(c.Context, cl, local, remote, b, e.stdin)
+			warn := func(msg string) { fmt.Fprintln(e.stderr, msg) }
+			res, err := putAny(c.Context, cl, local, remote, b, e.stdin, warn)
 			b.finish()
 			if err != nil {
 				return err
@@ -79,7 +79,10 @@ func remoteIsDir(ctx context.Context, cl *client, p string) bool {
 	return err == nil && st.IsDir
 }
 
-func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin io.Reader) (*putResult, error) {
+// putAny uploads local (a file, a folder or "-") to remote. A link named
+// as local is followed; inside a folder, links and special files are
+// skipped with a warning through warn (planTree).
+func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin io.Reader, warn func(string)) (*putResult, error) {
 	if !strings.HasPrefix(remote, "/") {
 		return nil, withHint(usagef("remote path %q is not absolute", remote), "drive paths start with /, like /docs/a.txt")
 	}
@@ -104,6 +107,9 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 		}
 		return nil, storage.Ef("put", storage.IO, local, err)
 	}
+	if err := checkPutSource(local, fi); err != nil {
+		return nil, err // a named pipe or device: the daemon would block opening it
+	}
 	if strings.HasSuffix(remote, "/") || remoteIsDir(ctx, cl, remote) {
 		remote = path.Join(remote, filepath.Base(abs))
 	}
@@ -116,40 +122,29 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 		}
 		return &putResult{Path: e.Path, Files: 1, Bytes: e.Size}, nil
 	}
-	return putTree(ctx, cl, abs, remote, b)
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real // a link to a folder, named on the command line
+	}
+	return putTree(ctx, cl, abs, remote, b, warn)
 }
 
-// putTree uploads a local folder: folders first (so empty ones exist
-// too), then files, parallelFiles at a time.
-func putTree(ctx context.Context, cl *client, root, remote string, b *bar) (*putResult, error) {
-	res := &putResult{Path: remote}
-	type job struct{ local, remote string }
-	var files []job
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rp := path.Join(remote, filepath.ToSlash(rel))
-		switch {
-		case d.IsDir():
-			res.Dirs++
-			return cl.do(ctx, "POST", "/v1/mkdir", nil, mkdirReq{Path: rp, Parents: true}, nil)
-		case d.Type().IsRegular():
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			b.addTotal(fi.Size())
-			files = append(files, job{p, rp})
-		}
-		return nil // symlinks, devices: skipped
-	})
+// putTree uploads a local folder: what planTree chooses, folders first (so
+// empty ones exist too), then files, parallelFiles at a time.
+func putTree(ctx context.Context, cl *client, root, remote string, b *bar, warn func(string)) (*putResult, error) {
+	plan, err := planTree(root, remote, warn)
 	if err != nil {
-		return nil, walkErr(err)
+		return nil, err
 	}
+	res := &putResult{Path: remote}
+	for _, d := range plan.dirs {
+		if err := cl.do(ctx, "POST", "/v1/mkdir", nil, mkdirReq{Path: d, Parents: true}, nil); err != nil {
+			return nil, err
+		}
+		res.Dirs++
+	}
+	b.addTotal(plan.bytes)
 	var mu sync.Mutex
-	err = inParallel(ctx, files, func(j job) string { return j.local }, func(ctx context.Context, j job) error {
+	err = inParallel(ctx, plan.files, func(j putJob) string { return j.local }, func(ctx context.Context, j putJob) error {
 		e, err := putFile(ctx, cl, j.local, j.remote, b)
 		if err == nil {
 			mu.Lock()
@@ -283,14 +278,18 @@ func cmdGet(e *env) *cli.Command {
 					b.finish()
 					return err
 				}
-				f := local
-				if fi, err := os.Stat(local); err == nil && fi.IsDir() {
-					f = filepath.Join(local, path.Base(remote))
+				dest, name, err := getDest(local, path.Base(remote), false)
+				if err != nil {
+					return err
 				}
 				b := newBar(e.stderr, "get")
-				n, err := getToFileWith(c.Context, f, func(w io.Writer) (int64, error) {
-					return getFileVersion(c.Context, cl, remote, v, w, b)
-				})
+				fetch := func(w io.Writer) (int64, error) { return getFileVersion(c.Context, cl, remote, v, w, b) }
+				f, n := local, int64(0)
+				if dest == "" {
+					n, err = getToFileWith(c.Context, local, fetch)
+				} else {
+					f, n, err = createFile(dest, name, fetch)
+				}
 				b.finish()
 				if err != nil {
 					return err
@@ -332,66 +331,53 @@ func cmdGet(e *env) *cli.Command {
 	}
 }
 
+// getAny downloads the remote file or folder st to local (see getDest);
+// the paths of a folder's entries are checked before anything is written
+// (planGet) and written without following links (createFile).
 func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar) (*putResult, error) {
-	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
-		local = filepath.Join(local, st.Name)
+	name := st.Name
+	if st.Path == "/" {
+		name = "" // the whole drive: its contents go straight into local
+	}
+	dest, top, err := getDest(local, name, st.IsDir)
+	if err != nil {
+		return nil, err
 	}
 	if !st.IsDir {
 		b.addTotal(st.Size)
-		n, err := getToFile(ctx, cl, st.Path, local, b)
+		fetch := func(w io.Writer) (int64, error) { return getFile(ctx, cl, st.Path, w, b) }
+		f, n := local, int64(0)
+		if dest == "" {
+			n, err = getToFileWith(ctx, local, fetch)
+		} else {
+			f, n, err = createFile(dest, top, fetch)
+		}
 		if err != nil {
 			return nil, err
 		}
-		return &putResult{Path: local, Files: 1, Bytes: n}, nil
+		return &putResult{Path: f, Files: 1, Bytes: n}, nil
 	}
 	var all []entryJSON
 	if err := cl.do(ctx, "GET", "/v1/ls", url.Values{"path": {st.Path}, "recursive": {"1"}}, nil, &all); err != nil {
 		return nil, err
 	}
-	res := &putResult{Path: local, Dirs: 1}
-	if err := os.MkdirAll(local, 0o755); err != nil {
-		return nil, storage.E("get", storage.IO, err)
+	items := make([]remoteItem, len(all))
+	for i, en := range all {
+		items[i] = remoteItem{path: en.Path, isDir: en.IsDir, size: en.Size}
 	}
-	var files []entryJSON
-	for _, en := range all {
-		rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
-		dst := filepath.Join(local, filepath.FromSlash(rel))
-		if en.IsDir {
-			res.Dirs++
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return nil, storage.E("get", storage.IO, err)
-			}
-			continue
-		}
-		b.addTotal(en.Size)
-		files = append(files, en)
-	}
-	var mu sync.Mutex
-	err := inParallel(ctx, files, func(en entryJSON) string { return en.Path }, func(ctx context.Context, en entryJSON) error {
-		rel := strings.TrimPrefix(strings.TrimPrefix(en.Path, st.Path), "/")
-		n, err := getToFile(ctx, cl, en.Path, filepath.Join(local, filepath.FromSlash(rel)), b)
-		if err == nil {
-			mu.Lock()
-			res.Files++
-			res.Bytes += n
-			mu.Unlock()
-		}
-		return err
-	})
+	plan, err := planGet(dest, top, st.Path, items)
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
-}
-
-// getToFile downloads into a temporary file beside dst and renames it into
-// place only when every byte arrived and verified.
-func getToFile(ctx context.Context, cl *client, remote, dst string, b *bar) (int64, error) {
-	return getToFileWith(ctx, dst, func(w io.Writer) (int64, error) { return getFile(ctx, cl, remote, w, b) })
+	return fetchInto(ctx, plan, b, func(ctx context.Context, remote string, w io.Writer) (int64, error) {
+		return getFile(ctx, cl, remote, w, b)
+	})
 }
 
 // getToFileWith writes what fetch produces into a temporary file beside
-// dst and renames it into place only when fetch succeeded.
+// dst and renames it into place only when fetch succeeded. dst is a path
+// the user named (LOCAL), not one built from remote names: those go
+// through createFile.
 func getToFileWith(ctx context.Context, dst string, fetch func(io.Writer) (int64, error)) (int64, error) {
 	dir := filepath.Dir(dst)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -97,7 +94,9 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 }
 
 // downloadView writes a shared file or folder to local ("-": stdout, files
-// only), each file through a temporary name.
+// only), each file through a temporary name. The share's names are not
+// trusted: every path is checked before anything is written (planGet) and
+// written without following links (createFile).
 func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local string, stdout io.Writer, b *bar) (*putResult, error) {
 	name := st.Name()
 	if name == "/" || name == "" {
@@ -113,59 +112,48 @@ func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local s
 			n, err := rd.WriteTo(&countWriter{w: stdout, b: b})
 			return &putResult{Path: "-", Files: 1, Bytes: n}, err
 		}
-		if fi, err := os.Stat(local); err == nil && fi.IsDir() {
-			local = filepath.Join(local, name)
-		}
-		n, err := getToFileWith(ctx, local, func(w io.Writer) (int64, error) { return rd.WriteTo(&countWriter{w: w, b: b}) })
+		dest, top, err := getDest(local, name, false)
 		if err != nil {
 			return nil, err
 		}
-		return &putResult{Path: local, Files: 1, Bytes: n}, nil
+		fetch := func(w io.Writer) (int64, error) { return rd.WriteTo(&countWriter{w: w, b: b}) }
+		f, n := local, int64(0)
+		if dest == "" {
+			n, err = getToFileWith(ctx, local, fetch)
+		} else {
+			f, n, err = createFile(dest, top, fetch)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &putResult{Path: f, Files: 1, Bytes: n}, nil
 	}
 	if local == "-" {
 		return nil, usagef("the link points to a folder: cannot write it to stdout")
 	}
-	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
-		local = filepath.Join(local, name)
+	dest, top, err := getDest(local, name, true)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(local, 0o755); err != nil {
-		return nil, storage.E("get", storage.IO, err)
-	}
-	res := &putResult{Path: local, Dirs: 1}
-	var files []drive.Entry
-	err := v.Walk(ctx, "/", func(en drive.Entry) error {
-		dst := filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(en.Path, "/")))
-		if en.IsDir {
-			res.Dirs++
-			return os.MkdirAll(dst, 0o755)
-		}
-		b.addTotal(en.Size)
-		files = append(files, en)
+	var items []remoteItem
+	err = v.Walk(ctx, "/", func(en drive.Entry) error {
+		items = append(items, remoteItem{path: en.Path, isDir: en.IsDir, size: en.Size})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	err = inParallel(ctx, files, func(en drive.Entry) string { return en.Path }, func(ctx context.Context, en drive.Entry) error {
-		rd, _, err := v.Open(ctx, en.Path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(en.Path, "/")))
-		n, err := getToFileWith(ctx, dst, func(w io.Writer) (int64, error) { return rd.WriteTo(&countWriter{w: w, b: b}) })
-		if err == nil {
-			mu.Lock()
-			res.Files++
-			res.Bytes += n
-			mu.Unlock()
-		}
-		return err
-	})
+	plan, err := planGet(dest, top, "/", items)
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return fetchInto(ctx, plan, b, func(ctx context.Context, remote string, w io.Writer) (int64, error) {
+		rd, _, err := v.Open(ctx, remote)
+		if err != nil {
+			return 0, err
+		}
+		return rd.WriteTo(&countWriter{w: w, b: b})
+	})
 }
 
 type countWriter struct {
