@@ -44,10 +44,15 @@ type Chunker struct {
 	err        error  // r failed: sticky, returned once buffered chunks run out
 }
 
-// New returns a Chunker that reads r and cuts it with params p. It returns
-// an error of Kind storage.Invalid if p is invalid (see Validate) or r is
-// nil. No buffer is allocated until the first call to Next.
-func New(r io.Reader, p Params) (*Chunker, error) {
+// New returns a Chunker that reads r and cuts it with params p and the
+// Public table. It returns an error of Kind storage.Invalid if p is invalid
+// (see Validate) or r is nil. No buffer is allocated until the first call
+// to Next.
+func New(r io.Reader, p Params) (*Chunker, error) { return public.New(r, p) }
+
+// New is the package's New with t's gear values: the Chunker's boundaries
+// are those of t.Boundaries. t is kept, not copied.
+func (t *Table) New(r io.Reader, p Params) (*Chunker, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,7 +60,7 @@ func New(r io.Reader, p Params) (*Chunker, error) {
 		return nil, errNilReader()
 	}
 	read := min(max(p.Max, minRead), maxRead)
-	return &Chunker{r: r, c: newCutter(p), read: read, limit: p.Max + read}, nil
+	return &Chunker{r: r, c: newCutter(p, t), read: read, limit: p.Max + read}, nil
 }
 
 // Reset makes c read a new stream from r with the same params, keeping its

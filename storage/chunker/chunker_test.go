@@ -125,6 +125,7 @@ func checkEnds(t testing.TB, e []int, n int, p Params) {
 }
 
 func TestGearVector(t *testing.T) {
+	gear, gearLS := &public.gear, &public.gearLS
 	b := make([]byte, 0, 256*8)
 	for _, v := range gear {
 		b = binary.LittleEndian.AppendUint64(b, v)

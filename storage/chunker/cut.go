@@ -8,26 +8,33 @@ package chunker
 //
 // Cut expects valid params (see Validate); with invalid ones it treats data
 // as a single chunk, returning len(data) if final and 0 otherwise.
-// It is safe for concurrent use.
-func Cut(data []byte, p Params, final bool) int {
+// It is safe for concurrent use. It uses the Public table.
+func Cut(data []byte, p Params, final bool) int { return public.Cut(data, p, final) }
+
+// Cut is the package's Cut with t's gear values.
+func (t *Table) Cut(data []byte, p Params, final bool) int {
 	if p.Validate() != nil {
 		if final {
 			return len(data)
 		}
 		return 0
 	}
-	c := newCutter(p)
+	c := newCutter(p, t)
 	return c.cut(data, final)
 }
 
 // Boundaries returns the end offset of every chunk of data taken as a whole
 // stream, in increasing order; the last one is len(data). Empty data, or
 // invalid params (see Validate), give nil. It is safe for concurrent use.
-func Boundaries(data []byte, p Params) []int {
+// It uses the Public table.
+func Boundaries(data []byte, p Params) []int { return public.Boundaries(data, p) }
+
+// Boundaries is the package's Boundaries with t's gear values.
+func (t *Table) Boundaries(data []byte, p Params) []int {
 	if len(data) == 0 || p.Validate() != nil {
 		return nil
 	}
-	c := newCutter(p)
+	c := newCutter(p, t)
 	var ends []int
 	for off := 0; off < len(data); {
 		off += c.cut(data[off:], true)
@@ -61,7 +68,7 @@ func (c *cutter) resume(data []byte, pos int, fp uint64) (int, int, uint64) {
 	}
 	if pos < c.min {
 		e := min(n, c.min)
-		fp = warm(fp, data[pos:e])
+		fp = warm(&c.t.gear, fp, data[pos:e])
 		pos = e
 		if pos < c.min {
 			return 0, pos, fp // n < min <= max
@@ -69,14 +76,14 @@ func (c *cutter) resume(data []byte, pos int, fp uint64) (int, int, uint64) {
 	}
 	if pos < c.norm {
 		e := min(n, c.norm)
-		k, f := scan(data[pos:e], fp, c.maskS)
+		k, f := scan(c.t, data[pos:e], fp, c.maskS)
 		if k >= 0 {
 			return pos + k, 0, 0
 		}
 		pos, fp = e, f
 	}
 	if pos < n {
-		k, f := scan(data[pos:], fp, c.maskL)
+		k, f := scan(c.t, data[pos:], fp, c.maskL)
 		if k >= 0 {
 			return pos + k, 0, 0
 		}
@@ -89,9 +96,9 @@ func (c *cutter) resume(data []byte, pos int, fp uint64) (int, int, uint64) {
 }
 
 // warm rolls data into fp without testing for boundaries.
-func warm(fp uint64, data []byte) uint64 {
+func warm(g *[256]uint64, fp uint64, data []byte) uint64 {
 	for _, b := range data {
-		fp = fp<<1 + gear[b]
+		fp = fp<<1 + g[b]
 	}
 	return fp
 }
@@ -104,8 +111,8 @@ func warm(fp uint64, data []byte) uint64 {
 // 63), and adding gear[b] to it gives the exact hash after byte b. That
 // halves the length of the dependency chain through fp. The loop is
 // unrolled to four bytes, which measured about 20 % faster than two.
-func scan(data []byte, fp, mask uint64) (int, uint64) {
-	g, gl := &gear, &gearLS
+func scan(t *Table, data []byte, fp, mask uint64) (int, uint64) {
+	g, gl := &t.gear, &t.gearLS
 	maskLS := mask << 1
 	i := 0
 	for ; i < len(data)-3; i += 4 {

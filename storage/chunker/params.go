@@ -42,8 +42,10 @@ func (p Params) Validate() error {
 		fmt.Errorf("%s (min %d, avg %d, max %d)", why, p.Min, p.Avg, p.Max))
 }
 
-// cutter is a validated Params with the derived masks and normal point.
+// cutter is a validated Params with the derived masks and normal point,
+// and the gear table it hashes with.
 type cutter struct {
+	t              *Table
 	min, norm, max int
 	maskS, maskL   uint64 // before and after the normal point
 }
@@ -52,12 +54,13 @@ type cutter struct {
 // highest tested bit, depends on the last 63 bytes.
 const window = 64
 
-func newCutter(p Params) cutter {
+func newCutter(p Params, t *Table) cutter {
 	b := bits.TrailingZeros(uint(p.Avg))
 	norm := p.Avg - p.Avg/4
 	norm = max(norm, p.Min)
 	norm = min(norm, p.Max)
 	return cutter{
+		t:     t,
 		min:   p.Min,
 		norm:  norm,
 		max:   p.Max,

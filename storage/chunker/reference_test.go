@@ -8,7 +8,9 @@ import (
 
 // refBoundaries is the algorithm as the package comment states it, one
 // byte at a time and without the two-byte stepping of scan.
-func refBoundaries(data []byte, p Params) []int {
+func refBoundaries(data []byte, p Params) []int { return refBoundariesGear(data, p, &public.gear) }
+
+func refBoundariesGear(data []byte, p Params, gear *[256]uint64) []int {
 	b := bits.TrailingZeros(uint(p.Avg))
 	ones := func(n int) uint64 {
 		var m uint64
