@@ -18,6 +18,7 @@ const (
 	infoSigning     = "cairn keyring v1 ed25519-identity"
 	infoBox         = "cairn keyring v1 x25519-box"
 	infoMetadata    = "cairn keyring v1 metadata-key"
+	infoChunker     = "cairn keyring v1 chunker-key"
 )
 
 // Keyring holds every secret of one user, all derived from Root
@@ -33,6 +34,7 @@ type Keyring struct {
 	boxPriv [32]byte
 	boxPub  [32]byte
 	meta    Key
+	chunker [32]byte
 }
 
 // NewKeyring returns a keyring with a fresh random root from crypto/rand.
@@ -61,6 +63,7 @@ func KeyringFromRoot(root [32]byte) *Keyring {
 	}
 	copy(k.boxPub[:], pub)
 	derive(root, infoMetadata, k.meta[:])
+	derive(root, infoChunker, k.chunker[:])
 	return k
 }
 
@@ -75,6 +78,12 @@ func derive(root [32]byte, info string, out []byte) {
 
 // ChunkSecret returns the user's secret for convergent chunk keys.
 func (k *Keyring) ChunkSecret() ChunkSecret { return k.chunk }
+
+// ChunkerKey returns the user's secret for chunk boundaries (SPEC.md §5): the
+// key of storage/chunker's keyed gear table, so that nobody without the
+// root can predict where the user's files are cut. It comes back with the
+// root on recovery, so the user's later versions still dedup.
+func (k *Keyring) ChunkerKey() [32]byte { return k.chunker }
 
 // SigningKey returns the user's Ed25519 identity key, a copy the caller owns.
 func (k *Keyring) SigningKey() ed25519.PrivateKey {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Independent check of vectors.json against cryptree/SPEC.md, written from
-the spec with pyca/cryptography (>= 44). BLAKE3 (the derive section) is not
-in that library and is skipped. Usage: python3 crosscheck.py [vectors.json]"""
+"""Independent check of vectors.json and padded-chunk-vectors.json (read from
+the same directory) against cryptree/SPEC.md, written from the spec with
+pyca/cryptography (>= 44). BLAKE3 (the derive section) is not in that
+library and is skipped. Usage: python3 crosscheck.py [vectors.json]"""
 import base64, hashlib, json, os, struct, sys
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -62,4 +63,48 @@ for c in v["keyring_file"]:
     kek = Argon2id(salt=salt, length=16, iterations=c["time"], lanes=c["threads"],
                    memory_cost=c["memory_kib"]).derive(h(c["passphrase"]))
     check(hdr + record(kek, h(c["nonce"]), h(c["root"]), hdr) == h(c["file"]), "keyring file")
+
+# padded-chunk-vectors.json: version 0x02 sealed chunks (SPEC.md §2) and the
+# chunker key (§5).
+def padme(l):
+    if l < 2:
+        return l
+    e = l.bit_length() - 1
+    s = e.bit_length()
+    m = (1 << (e - s)) - 1
+    return (l + m) & ~m
+
+def padded_size(n):
+    return padme(n + 18)
+
+def open_padded(key, s):
+    """The plaintext of a version 0x02 chunk, or None."""
+    if len(s) < 18 or s[0] != 2:
+        return None
+    try:
+        body = AESGCM(key).decrypt(b"\0" * 11 + b"\x02", s[1:], b"\x02")
+    except Exception:
+        return None
+    c = body.rstrip(b"\0")
+    if not c.endswith(b"\x80") or padded_size(len(c) - 1) != len(s):
+        return None
+    return c[:-1]
+
+pv = json.load(open(os.path.join(os.path.dirname(path), "padded-chunk-vectors.json")))
+for a, b in pv["padded_chunk_size"]:
+    check(padded_size(a) == b, "padded_chunk_size %d" % a)
+for c in pv["seal_chunk_padded"]:
+    pt = h(c["plaintext"])
+    body = pt + b"\x80" + b"\0" * (padded_size(len(pt)) - len(pt) - 18)
+    want = b"\x02" + AESGCM(h(c["key"])).encrypt(b"\0" * 11 + b"\x02", body, b"\x02")
+    check(want == h(c["sealed"]), "seal_chunk_padded")
+    check(open_padded(h(c["key"]), want) == pt, "open padded")
+for c in pv["open_chunk_padded_fail"]:
+    check(open_padded(h(c["key"]), h(c["sealed"])) is None, "open_chunk_padded_fail " + c["why"])
+for c in pv["open_chunk_v1"]:
+    s = h(c["sealed"])
+    check(s[0] == 1 and AESGCM(h(c["key"])).decrypt(b"\0" * 12, s[1:], b"\x01") == h(c["plaintext"]), "open_chunk_v1")
+for c in pv["chunker_key"]:
+    ck = HKDF(hashes.SHA256(), 32, None, b"cairn keyring v1 chunker-key").derive(h(c["root"]))
+    check(ck == h(c["chunker_key"]), "chunker key")
 print("ok: %d checks (derive section skipped: no BLAKE3 here)" % n)
