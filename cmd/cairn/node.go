@@ -108,11 +108,19 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		Used:     frags.Bytes,
 		Logf:     cfg.Logf,
 	})
-	n.ptrSvc = pointer.NewService(n.net.Host(), pointer.ServiceConfig{
+	// Records and inbox messages kept for others: the same admission as
+	// fragments, within a budget of 1/32 of the contribution (1 to
+	// 64 MiB) and the service's per-sender caps and expiry.
+	n.ptrSvc, err = pointer.NewService(n.net.Host(), pointer.ServiceConfig{
 		KV:         n.db.KV("pointers"),
 		Validators: map[string]network.Validator{recordNamespace: recordValidator{}},
+		Admit:      admitter{n.ledger},
+		Budget:     min(max(cfg.Contribute/32, 1<<20), pointer.DefaultBudget),
 		Logf:       cfg.Logf,
 	})
+	if err != nil {
+		return nil, err
+	}
 	n.ptr = pointer.NewClient(n.net.Host())
 	if cfg.Keyring == nil {
 		return n, nil

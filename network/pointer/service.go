@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -23,8 +22,14 @@ import (
 
 // Defaults of ServiceConfig.
 const (
-	DefaultMaxValue = 16 << 10
-	DefaultInboxMax = 256
+	DefaultMaxValue       = 16 << 10
+	DefaultInboxMax       = 256
+	DefaultBudget         = 64 << 20
+	DefaultSenderBytes    = 1 << 20
+	DefaultSenderMessages = 64
+	DefaultMessageTTL     = 30 * 24 * time.Hour
+	DefaultRecordTTL      = 30 * 24 * time.Hour
+	DefaultSweepEvery     = time.Hour
 )
 
 // DeleteWindow is how far an INBOX_DELETE's timestamp may be from the
@@ -33,9 +38,12 @@ const DeleteWindow = 5 * time.Minute
 
 // ServiceConfig configures a Service. KV is required.
 type ServiceConfig struct {
-	// KV keeps records under "pointer/rec/" + key and inbox messages under
-	// "pointer/inbox/m/" + inbox + id (the message) and
-	// "pointer/inbox/i/" + inbox + id (when it was received, 8 bytes).
+	// KV keeps records under "pointer/rec/" + key and when they were last
+	// put under "pointer/rtime/" + key (Unix ms, 8 bytes), and inbox
+	// messages under "pointer/inbox/m/" + inbox + id (the message) and
+	// "pointer/inbox/i/" + inbox + id (when it was received, Unix ms (8) ·
+	// the message's length (4) · the sender's peer ID). What is kept is
+	// counted again from the KV when the service starts.
 	KV storage.KV
 	// Validators checks records by namespace, the key's first path
 	// segment ("/cairn-folder/…" → "cairn-folder"). A record in a
@@ -47,13 +55,35 @@ type ServiceConfig struct {
 	MaxValue int
 	// InboxMax caps the messages an inbox holds; 0 means DefaultInboxMax.
 	InboxMax int
+	// Budget caps the bytes kept for others, records and messages
+	// together, counted as the KV keys and values written for them; 0
+	// means DefaultBudget.
+	Budget int64
+	// SenderBytes and SenderMessages cap the inbox messages kept from one
+	// remote peer (the peer ID of the stream that put them), in bytes
+	// counted as for Budget and in number; 0 means DefaultSenderBytes,
+	// DefaultSenderMessages. A message deleted or expired no longer
+	// counts.
+	SenderBytes    int64
+	SenderMessages int
+	// MessageTTL is how long a message is kept after it was received;
+	// RecordTTL how long a record is kept after it was last put (a put of
+	// the same record refreshes it: holders republish). 0 means
+	// DefaultMessageTTL, DefaultRecordTTL. Expired items are not served
+	// and are dropped by a sweep every SweepEvery (0: DefaultSweepEvery).
+	MessageTTL time.Duration
+	RecordTTL  time.Duration
+	SweepEvery time.Duration
 	// Admit decides per remote peer and size whether to keep a record or
-	// a message (the quota trade may plug in here); nil admits all.
+	// a message, after the service's own caps (the quota trade plugs in
+	// here; the size is the cost counted against Budget, for a replaced
+	// record what it adds); nil admits all. Nothing is released through
+	// it when an item is deleted or expires.
 	Admit storage.Admitter
 	// Timeout bounds each stream; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// Now is the clock for delete windows and receive times; nil means
-	// time.Now.
+	// Now is the clock for delete windows, receive and put times and
+	// expiry; nil means time.Now.
 	Now func() time.Time
 	// Logf logs refusals and store failures; nil discards them.
 	Logf func(format string, args ...any)
@@ -77,17 +107,39 @@ type Service struct {
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex // by record key or inbox: read-compare-write is atomic
+
+	use usage
 }
 
-// NewService registers the protocol's stream handler on h and returns the
-// service. Close removes it.
-func NewService(h host.Host, cfg ServiceConfig) *Service {
+// NewService counts what cfg.KV keeps for others, registers the
+// protocol's stream handler on h, starts the sweep of expired items and
+// returns the service. Close stops it. An error comes from reading the
+// KV.
+func NewService(h host.Host, cfg ServiceConfig) (*Service, error) {
 	if cfg.MaxValue <= 0 {
 		cfg.MaxValue = DefaultMaxValue
 	}
 	cfg.MaxValue = min(cfg.MaxValue, MaxRecord)
 	if cfg.InboxMax <= 0 {
 		cfg.InboxMax = DefaultInboxMax
+	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
+	}
+	if cfg.SenderBytes <= 0 {
+		cfg.SenderBytes = DefaultSenderBytes
+	}
+	if cfg.SenderMessages <= 0 {
+		cfg.SenderMessages = DefaultSenderMessages
+	}
+	if cfg.MessageTTL <= 0 {
+		cfg.MessageTTL = DefaultMessageTTL
+	}
+	if cfg.RecordTTL <= 0 {
+		cfg.RecordTTL = DefaultRecordTTL
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = DefaultSweepEvery
 	}
 	if cfg.Admit == nil {
 		cfg.Admit = storage.AdmitAll{}
@@ -103,13 +155,20 @@ func NewService(h host.Host, cfg ServiceConfig) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{h: h, cfg: cfg, ctx: ctx, cancel: cancel, seed: maphash.MakeSeed()}
+	s.use = usage{budget: cfg.Budget, senderBytes: cfg.SenderBytes, senderMsgs: cfg.SenderMessages, senders: map[storage.PeerID]senderUse{}}
+	if err := s.recount(ctx); err != nil {
+		cancel()
+		return nil, storage.E("start pointer service", storage.KindOf(err), err)
+	}
+	s.wg.Add(1)
+	go s.sweeper()
 	h.SetStreamHandler(ProtocolID, s.handle)
-	return s
+	return s, nil
 }
 
 // Close removes the stream handler, resets the streams still being
-// handled and waits for their handlers to return. It is safe to call more
-// than once.
+// handled, stops the sweep and waits for all of them to return. It is
+// safe to call more than once.
 func (s *Service) Close() {
 	s.h.RemoveStreamHandler(ProtocolID)
 	s.mu.Lock()
@@ -159,7 +218,7 @@ func (s *Service) handle(st network.Stream) {
 	case opPutRecord:
 		err = s.putRecord(g.Ctx, from, &req)
 	case opGetRecord:
-		body, err = s.getRecord(g.Ctx, req.Key)
+		body, err = s.getRecord(g.Ctx, req.Key, s.cfg.Now())
 	case opInboxPut:
 		var id [32]byte
 		id, err = s.inboxPut(g.Ctx, from, &req)
@@ -171,7 +230,7 @@ func (s *Service) handle(st network.Stream) {
 			break
 		}
 		defer st.Scope().ReleaseMemory(MaxList)
-		body, err = s.inboxList(g.Ctx, &req.Inbox)
+		body, err = s.inboxList(g.Ctx, &req.Inbox, s.cfg.Now())
 	case opInboxDelete:
 		err = s.inboxDelete(g.Ctx, &req)
 	}
@@ -209,11 +268,13 @@ func (s *Service) lock(b []byte) *sync.Mutex {
 
 const (
 	recPrefix      = "pointer/rec/"
+	recTimePrefix  = "pointer/rtime/"
 	inboxIdxPrefix = "pointer/inbox/i/"
 	inboxMsgPrefix = "pointer/inbox/m/"
 )
 
-func recKey(key string) []byte { return append([]byte(recPrefix), key...) }
+func recKey(key string) []byte     { return append([]byte(recPrefix), key...) }
+func recTimeKey(key string) []byte { return append([]byte(recTimePrefix), key...) }
 
 func inboxKey(prefix string, inbox *[32]byte, id *[32]byte) []byte {
 	b := make([]byte, 0, len(prefix)+64)
@@ -249,7 +310,11 @@ func (s *Service) admit(ctx context.Context, from storage.PeerID, n int) error {
 }
 
 // putRecord keeps req.Body under req.Key if it validates and Select
-// prefers it to the record held.
+// prefers it to the record held (an expired record counts as none), and
+// stamps it with the time of the put. The same record again only
+// refreshes that time: holders republish to keep a record from expiring.
+// What the put adds to the bytes kept must fit in the budget and pass
+// admission; a record replaced by a shorter one releases the difference.
 func (s *Service) putRecord(ctx context.Context, from storage.PeerID, req *request) error {
 	const op = "put record"
 	v, err := s.validator(req.Key)
@@ -263,75 +328,177 @@ func (s *Service) putRecord(ctx context.Context, from storage.PeerID, req *reque
 	mu := s.lock(k)
 	mu.Lock()
 	defer mu.Unlock()
+	now := s.cfg.Now()
+	var oldCost int64
 	old, err := s.cfg.KV.Get(ctx, k)
 	switch {
 	case errors.Is(err, storage.NotExist):
+		old = nil
 	case err != nil:
 		return err
-	case bytes.Equal(old, req.Body):
-		return nil
-	case v.Validate(req.Key, old) != nil:
-		// What we hold no longer validates (the validator changed): the
-		// valid record replaces it.
 	default:
-		i, err := v.Select(req.Key, [][]byte{old, req.Body})
+		oldCost = recordCost(req.Key, len(old))
+	}
+	if old != nil {
+		ms, timed, err := s.recordTime(ctx, req.Key)
 		if err != nil {
-			return storage.E(op, storage.Invalid, err)
+			return err
 		}
-		if i != 1 {
-			return storage.E(op, storage.Exist, errors.New("stale: a better record is held"))
+		switch {
+		case bytes.Equal(old, req.Body):
+			return s.setRecordTime(ctx, req.Key, now)
+		case timed && expired(ms, s.cfg.RecordTTL, now):
+			// Expired: as if nothing were held.
+		case v.Validate(req.Key, old) != nil:
+			// What we hold no longer validates (the validator changed):
+			// the valid record replaces it.
+		default:
+			i, err := v.Select(req.Key, [][]byte{old, req.Body})
+			if err != nil {
+				return storage.E(op, storage.Invalid, err)
+			}
+			if i != 1 {
+				return storage.E(op, storage.Exist, errors.New("stale: a better record is held"))
+			}
 		}
 	}
-	if err := s.admit(ctx, from, len(req.Key)+len(req.Body)); err != nil {
+	delta := recordCost(req.Key, len(req.Body)) - oldCost
+	if err := s.use.reserveRecord(delta); err != nil {
+		s.cfg.Logf("pointer service: refused a record of %d bytes from %s: %v", len(req.Body), from.Short(), err)
 		return err
 	}
-	return s.cfg.KV.Set(ctx, k, req.Body)
+	if delta > 0 {
+		if err := s.admit(ctx, from, int(delta)); err != nil {
+			s.use.releaseRecord(delta)
+			return err
+		}
+	}
+	// The time first: a crash between the two writes leaves either a
+	// fresh time on the record held, or a time without a record, which
+	// the sweep drops when it expires; never a record that cannot expire.
+	if err := s.setRecordTime(ctx, req.Key, now); err != nil {
+		s.use.releaseRecord(delta)
+		return err
+	}
+	if err := s.cfg.KV.Set(ctx, k, req.Body); err != nil {
+		s.use.releaseRecord(delta)
+		if old == nil {
+			_ = s.cfg.KV.Delete(ctx, recTimeKey(req.Key))
+		}
+		return err
+	}
+	return nil
 }
 
-func (s *Service) getRecord(ctx context.Context, key string) ([]byte, error) {
+func (s *Service) getRecord(ctx context.Context, key string, now time.Time) ([]byte, error) {
+	const op = "get record"
 	v, err := s.cfg.KV.Get(ctx, recKey(key))
 	if err != nil {
 		return nil, err
 	}
 	if len(v) > MaxRecord {
-		return nil, storage.E("get record", storage.IO, fmt.Errorf("held record of %d bytes", len(v)))
+		return nil, storage.E(op, storage.IO, fmt.Errorf("held record of %d bytes", len(v)))
+	}
+	ms, timed, err := s.recordTime(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if timed && expired(ms, s.cfg.RecordTTL, now) {
+		return nil, storage.E(op, storage.NotExist, errors.New("expired"))
 	}
 	return v, nil
 }
 
+// senderOf is the key a sender's messages are counted under: its peer
+// ID, cut to what an index entry holds.
+func senderOf(p storage.PeerID) storage.PeerID {
+	if len(p) > maxSender {
+		return p[:maxSender]
+	}
+	return p
+}
+
+// inboxPut keeps a message for the inbox, unless it is held already (then
+// nothing changes) or it breaks a cap: the inbox's number of messages, the
+// sender's messages and bytes, the budget, then admission. The inbox's
+// expired messages are dropped first.
 func (s *Service) inboxPut(ctx context.Context, from storage.PeerID, req *request) ([32]byte, error) {
 	const op = "inbox put"
 	id := MessageID(req.Body)
 	idx := inboxKey(inboxIdxPrefix, &req.Inbox, &id)
+	msg := inboxKey(inboxMsgPrefix, &req.Inbox, &id)
 	mu := s.lock(req.Inbox[:])
 	mu.Lock()
 	defer mu.Unlock()
-	switch _, err := s.cfg.KV.Get(ctx, idx); {
-	case err == nil:
-		return id, nil // already held
-	case !errors.Is(err, storage.NotExist):
-		return id, err
-	}
-	n := 0
-	err := s.cfg.KV.Scan(ctx, inboxKey(inboxIdxPrefix, &req.Inbox, nil), func(_, _ []byte) error { n++; return nil })
+	now := s.cfg.Now()
+	n, held := 0, false
+	var gone [][32]byte
+	prefix := inboxKey(inboxIdxPrefix, &req.Inbox, nil)
+	err := s.cfg.KV.Scan(ctx, prefix, func(k, v []byte) error {
+		e, ok := parseIdx(v)
+		if len(k) != len(prefix)+idSize || !ok {
+			return nil // not ours to interpret
+		}
+		mid := [32]byte(k[len(prefix):])
+		if expired(e.ms, s.cfg.MessageTTL, now) {
+			gone = append(gone, mid) // at most InboxMax: each put drops them first
+			return nil
+		}
+		held = held || mid == id
+		n++
+		return nil
+	})
 	if err != nil {
 		return id, err
+	}
+	for i := range gone {
+		if _, err := s.dropMessageIf(ctx, &req.Inbox, &gone[i], func(*idxEntry) bool { return true }); err != nil {
+			return id, err
+		}
+	}
+	if held {
+		// The message must be there too: a crash may have come between
+		// the two writes of the put that took it.
+		switch _, err := s.cfg.KV.Get(ctx, msg); {
+		case errors.Is(err, storage.NotExist):
+			return id, s.cfg.KV.Set(ctx, msg, req.Body)
+		case err != nil:
+			return id, err
+		}
+		return id, nil
 	}
 	if n >= s.cfg.InboxMax {
 		return id, storage.E(op, storage.Quota, fmt.Errorf("inbox full: %d messages", n))
 	}
-	if err := s.admit(ctx, from, len(req.Body)); err != nil {
+	e := idxEntry{ms: now.UnixMilli(), size: len(req.Body), sender: senderOf(from)}
+	cost := e.cost()
+	if err := s.use.reserveMessage(e.sender, cost); err != nil {
+		s.cfg.Logf("pointer service: refused a message of %d bytes from %s: %v", len(req.Body), from.Short(), err)
 		return id, err
 	}
-	if err := s.cfg.KV.Set(ctx, inboxKey(inboxMsgPrefix, &req.Inbox, &id), req.Body); err != nil {
+	if err := s.admit(ctx, from, int(cost)); err != nil {
+		s.use.releaseMessage(e.sender, cost)
 		return id, err
 	}
-	when := binary.BigEndian.AppendUint64(nil, uint64(s.cfg.Now().UnixMilli()))
-	return id, s.cfg.KV.Set(ctx, idx, when)
+	// The index entry first: it is what counts, at a restart too. One left
+	// without its message by a crash is found by the next put of the same
+	// message, or expires.
+	if err := s.cfg.KV.Set(ctx, idx, e.append(nil)); err != nil {
+		s.use.releaseMessage(e.sender, cost)
+		return id, err
+	}
+	if err := s.cfg.KV.Set(ctx, msg, req.Body); err != nil {
+		if s.cfg.KV.Delete(ctx, idx) == nil {
+			s.use.releaseMessage(e.sender, cost)
+		}
+		return id, err
+	}
+	return id, nil
 }
 
-// inboxList answers with the oldest messages that fit in MaxList.
-func (s *Service) inboxList(ctx context.Context, inbox *[32]byte) ([]byte, error) {
+// inboxList answers with the oldest unexpired messages that fit in
+// MaxList.
+func (s *Service) inboxList(ctx context.Context, inbox *[32]byte, now time.Time) ([]byte, error) {
 	type entry struct {
 		id [32]byte
 		ms int64
@@ -339,12 +506,16 @@ func (s *Service) inboxList(ctx context.Context, inbox *[32]byte) ([]byte, error
 	var es []entry
 	prefix := inboxKey(inboxIdxPrefix, inbox, nil)
 	err := s.cfg.KV.Scan(ctx, prefix, func(k, v []byte) error {
-		if len(k) != len(prefix)+idSize || len(v) != 8 {
+		ie, ok := parseIdx(v)
+		if len(k) != len(prefix)+idSize || !ok {
 			return nil // not ours to interpret
+		}
+		if expired(ie.ms, s.cfg.MessageTTL, now) {
+			return nil
 		}
 		var e entry
 		copy(e.id[:], k[len(prefix):])
-		e.ms = int64(binary.BigEndian.Uint64(v))
+		e.ms = ie.ms
 		es = append(es, e)
 		return nil
 	})
@@ -378,6 +549,8 @@ func (s *Service) inboxList(ctx context.Context, inbox *[32]byte) ([]byte, error
 	return body, nil
 }
 
+// inboxDelete removes a message at its owner's signed request and
+// releases what it counted.
 func (s *Service) inboxDelete(ctx context.Context, req *request) error {
 	const op = "inbox delete"
 	now := s.cfg.Now()
@@ -394,8 +567,13 @@ func (s *Service) inboxDelete(ctx context.Context, req *request) error {
 	mu := s.lock(req.Inbox[:])
 	mu.Lock()
 	defer mu.Unlock()
-	if err := s.cfg.KV.Delete(ctx, inboxKey(inboxIdxPrefix, &req.Inbox, &req.ID)); err != nil {
+	dropped, err := s.dropMessageIf(ctx, &req.Inbox, &req.ID, func(*idxEntry) bool { return true })
+	if err != nil || dropped {
 		return err
 	}
-	return s.cfg.KV.Delete(ctx, inboxKey(inboxMsgPrefix, &req.Inbox, &req.ID))
+	// Nothing counted under this id: remove whatever is left of it.
+	if err := s.cfg.KV.Delete(ctx, inboxKey(inboxMsgPrefix, &req.Inbox, &req.ID)); err != nil {
+		return err
+	}
+	return s.cfg.KV.Delete(ctx, inboxKey(inboxIdxPrefix, &req.Inbox, &req.ID))
 }

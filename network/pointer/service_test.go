@@ -131,7 +131,10 @@ func newEnv(t testing.TB, hs []host.Host, cfg ServiceConfig) *env {
 	if cfg.Logf == nil {
 		cfg.Logf = t.Logf
 	}
-	e.srv = NewService(hs[0], cfg)
+	var err error
+	if e.srv, err = NewService(hs[0], cfg); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(e.srv.Close)
 	e.client = NewClient(hs[1])
 	return e
@@ -311,7 +314,7 @@ func TestInboxDeleteChecks(t *testing.T) {
 }
 
 func TestInboxListCap(t *testing.T) {
-	e := newEnv(t, mockHosts(t, 2), ServiceConfig{})
+	e := newEnv(t, mockHosts(t, 2), ServiceConfig{SenderBytes: 8 << 20, SenderMessages: 100})
 	ctx := t.Context()
 	// 70 messages of 64 KiB: more than 4 MiB in all.
 	for i := range 70 {
