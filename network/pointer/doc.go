@@ -12,4 +12,15 @@
 // the peers use. Every stream has a deadline on both ends and is reset on
 // error; every length is checked against a hard cap before anything of
 // that length is allocated.
+//
+// What the Service keeps for others is bounded and temporary: a byte
+// budget over records and messages together, per-sender caps (bytes and
+// number) on messages, keyed by the peer ID of the stream, and the
+// per-inbox cap; then the same storage.Admitter as fragments. Bytes are
+// counted as the KV keys and values written, derived again from the KV at
+// start, charged for a replaced record only by what it adds, released by
+// deletes and expiry. Messages expire 30 days after receipt, records 30
+// days after their last put (a republish of the same record refreshes
+// it); expired items are never served, and a sweep goroutine the Service
+// owns drops them until Close.
 package pointer
