@@ -1,6 +1,8 @@
 package blob
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"sync"
@@ -29,6 +31,13 @@ type Config struct {
 	Ranker storage.Ranker
 	// Secret derives chunk ids and keys (per user, see cryptree).
 	Secret cryptree.ChunkSecret
+	// ChunkerKey keys the chunker's gear table (cryptree's
+	// Keyring.ChunkerKey), so that chunk boundaries cannot be predicted
+	// without it. If zero, a key derived from Secret is used instead
+	// (fallbackChunkerKey), so a user's data is never cut with the public
+	// table; the two keys differ, so set it the same way for every client
+	// of a user, or their chunks will not dedup across uploads.
+	ChunkerKey [chunker.KeySize]byte
 	// K data and M parity fragments per chunk: any K rebuild it, and a
 	// chunk is placed only when K+M fragments are on distinct peers.
 	K, M int
@@ -54,6 +63,7 @@ type Config struct {
 // Client runs the data path for one user. It is safe for concurrent use.
 type Client struct {
 	cfg    Config
+	table  *chunker.Table // keyed by cfg.ChunkerKey
 	placer *placer
 
 	mu    sync.Mutex
@@ -86,6 +96,10 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Chunking.Validate(); err != nil {
 		return nil, storage.E("blob config", storage.Invalid, err)
 	}
+	if n := cryptree.PaddedChunkSize(cfg.Chunking.Max); n > erasure.MaxData {
+		return nil, storage.E("blob config", storage.Invalid,
+			fmt.Errorf("chunks of up to %d bytes seal to %d, over the erasure code's %d", cfg.Chunking.Max, n, erasure.MaxData))
+	}
 	switch {
 	case cfg.InlineMax == 0:
 		cfg.InlineMax = DefaultInlineMax
@@ -102,8 +116,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, storage.E("blob config", storage.Invalid,
 			fmt.Errorf("code %d+%d(+%d spare) outside 1..%d fragments", cfg.K, cfg.M, cfg.Extra, erasure.MaxShards))
 	}
+	key := cfg.ChunkerKey
+	if key == ([chunker.KeySize]byte{}) {
+		key = fallbackChunkerKey(&cfg.Secret)
+	}
 	c := &Client{
 		cfg:    cfg,
+		table:  chunker.Keyed(key),
 		placer: &placer{net: cfg.Network, ranker: cfg.Ranker, logf: cfg.Logf},
 		codes:  map[[2]int]*erasure.Code{},
 		slots:  make(chan struct{}, 2*cfg.Workers+2),
@@ -130,4 +149,16 @@ func (c *Client) code(k, p int) (*erasure.Code, error) {
 	}
 	c.codes[[2]int{k, p}] = code
 	return code, nil
+}
+
+// fallbackChunkerKey is the chunker key of a Config without one:
+// HKDF-SHA256(ikm = Secret, salt = empty, info = "cairn blob v1 chunker key
+// from chunk secret", 32 bytes). Callers with a keyring pass its
+// ChunkerKey instead (cmd/cairn does).
+func fallbackChunkerKey(s *cryptree.ChunkSecret) [chunker.KeySize]byte {
+	b, err := hkdf.Key(sha256.New, s[:], nil, "cairn blob v1 chunker key from chunk secret", chunker.KeySize)
+	if err != nil {
+		panic("blob: hkdf: " + err.Error()) // unreachable: 32 bytes
+	}
+	return [chunker.KeySize]byte(b)
 }

@@ -30,7 +30,7 @@ type Chunk struct {
 	ID        [32]byte     // keyed hash of the plaintext (per user): dedup and resume
 	Key       cryptree.Key // AES-128 key of this chunk
 	Size      int          // plaintext length
-	SealedLen int          // sealed length (Size + cryptree.ChunkOverhead)
+	SealedLen int          // sealed length: cryptree.PaddedChunkSize(Size), or Size + cryptree.ChunkOverhead for a version 0x01 chunk
 	K         int          // data fragments needed to rebuild
 	N         int          // fragments in the code (k + parity); not all need to exist
 	Frags     []Frag       // the fragments that were placed, by increasing Index
@@ -226,7 +226,8 @@ func parseManifest(data []byte) (*Manifest, error) {
 			if err != nil {
 				return nil, err
 			}
-			if sz == 0 || sl != sz+cryptree.ChunkOverhead {
+			// Version 0x02 (padded) or 0x01 (stored before padding).
+			if sz == 0 || (sl != uint64(cryptree.PaddedChunkSize(int(sz))) && sl != sz+cryptree.ChunkOverhead) {
 				return nil, fmt.Errorf("%w: chunk %d: sizes %d/%d", errManifest, i, sz, sl)
 			}
 			c.Size, c.SealedLen = int(sz), int(sl)

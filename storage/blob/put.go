@@ -10,7 +10,6 @@ import (
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
-	"github.com/cairn-storage/cairn/storage/chunker"
 )
 
 // PutOptions are the per-upload hooks of Put. All are optional.
@@ -64,7 +63,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 		return nil, storage.E("put: read", storage.IO, err)
 	}
 	src := io.MultiReader(bytes.NewReader(head), r)
-	ch, err := chunker.New(src, c.cfg.Chunking)
+	ch, err := c.table.New(src, c.cfg.Chunking)
 	if err != nil {
 		return nil, storage.E("put", storage.Invalid, err)
 	}
@@ -75,9 +74,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 	pending := make(chan chan result, c.cfg.Workers)
 	readErr := make(chan error, 1)
 
-	// The reader: cuts chunks, derives each one's id and key and seals it
-	// straight out of the chunker's buffer (so the plaintext is never
-	// copied), and queues it, in order, for the workers. pending bounds
+	// The reader: cuts chunks (keyed boundaries), derives each one's id and
+	// key and seals it, padded, from the chunker's buffer into a pooled
+	// buffer (the one copy of the plaintext), and queues it, in order, for the workers. pending bounds
 	// how far it runs ahead of the collector.
 	go func() {
 		defer close(pending)
@@ -93,7 +92,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 			}
 			j := job{done: make(chan result, 1)}
 			id, key := c.cfg.Secret.Derive(data)
-			j.chunk = Chunk{ID: id, Key: key, Size: len(data), SealedLen: len(data) + cryptree.ChunkOverhead}
+			j.chunk = Chunk{ID: id, Key: key, Size: len(data), SealedLen: cryptree.PaddedChunkSize(len(data))}
 			if o.Reuse != nil {
 				if ck, ok := o.Reuse(id); ok && ck.Size == len(data) && ck.Key == key {
 					j.reused, j.chunk = true, ck
@@ -110,7 +109,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 					return
 				}
 				j.sealed = getBuf(j.chunk.SealedLen)
-				*j.sealed = cryptree.SealChunk((*j.sealed)[:0], key, data)
+				*j.sealed = cryptree.SealChunkPadded((*j.sealed)[:0], key, data)
 			}
 			drop := func() {
 				if !j.reused {
