@@ -214,6 +214,10 @@ func parseManifest(data []byte) (*Manifest, error) {
 		if err != nil {
 			return nil, err
 		}
+		if nchunks == 0 {
+			// MarshalBinary writes a manifest without chunks inline.
+			return nil, fmt.Errorf("%w: chunked manifest without chunks", errManifest)
+		}
 		var total uint64
 		m.Chunks = make([]Chunk, nchunks)
 		for i := range m.Chunks {
