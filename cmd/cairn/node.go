@@ -129,6 +129,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	bcfg := cfg.Blob
 	bcfg.Network = &peerNet{n: n}
 	bcfg.Secret = cfg.Keyring.ChunkSecret()
+	bcfg.ChunkerKey = cfg.Keyring.ChunkerKey()
 	bcfg.Logf = cfg.Logf
 	n.blob, err = blob.New(bcfg)
 	if err != nil {
