@@ -143,7 +143,7 @@ func newApp(e *env) *cli.App {
 		Commands: []*cli.Command{
 			cmdInit(e), cmdDaemon(e), cmdID(e), cmdStatus(e), cmdPeers(e),
 			cmdPut(e), cmdGet(e), cmdLs(e), cmdMkdir(e), cmdRm(e), cmdMv(e),
-			cmdVersions(e), cmdShare(e), cmdUnshare(e),
+			cmdVersions(e), cmdShare(e), cmdUnshare(e), cmdShares(e), cmdAccept(e), cmdDecline(e),
 			cmdTestnet(e), cmdDemo(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

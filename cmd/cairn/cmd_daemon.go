@@ -271,6 +271,14 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/share", d.handleShare)
 	mux.HandleFunc("POST /v1/unshare", d.handleUnshare)
 	mux.HandleFunc("GET /v1/shares", d.handleShares)
+	mux.HandleFunc("GET /v1/shares/received", d.handleShareList(func(t *drive.Tree, r *http.Request) ([]drive.ShareInfo, error) {
+		return t.Received(r.Context())
+	}))
+	mux.HandleFunc("GET /v1/shares/pending", d.handleShareList(func(t *drive.Tree, r *http.Request) ([]drive.ShareInfo, error) {
+		return t.Pending(r.Context())
+	}))
+	mux.HandleFunc("POST /v1/shares/accept", d.handleAccept)
+	mux.HandleFunc("POST /v1/shares/decline", d.handleDecline)
 	return mux
 }
 

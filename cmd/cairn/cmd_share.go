@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/url"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/storage/drive"
 )
 
 func cmdVersions(e *env) *cli.Command {
@@ -124,4 +127,136 @@ func cmdUnshare(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// sharesJSON is 'cairn shares --json'.
+type sharesJSON struct {
+	Shared   []grantJSON     `json:"shared"`
+	Received []shareInfoJSON `json:"received"`
+	Pending  []shareInfoJSON `json:"pending"`
+}
+
+type grantJSON struct {
+	Path  string    `json:"path"`
+	To    string    `json:"to,omitempty"`
+	Link  string    `json:"link,omitempty"`
+	Write bool      `json:"write"`
+	IsDir bool      `json:"is_dir"`
+	Time  time.Time `json:"time"`
+}
+
+func cmdShares(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "shares",
+		Usage: "list what you shared, what was shared with you (/shared), and shares waiting for you to accept",
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return usagef("shares takes no arguments")
+			}
+			home, err := homeDir(c)
+			if err != nil {
+				return err
+			}
+			cl := newClient(home)
+			var gs []drive.Grant
+			out := sharesJSON{Shared: []grantJSON{}}
+			if err := cl.do(c.Context, "GET", "/v1/shares", nil, nil, &gs); err != nil {
+				return err
+			}
+			for _, g := range gs {
+				out.Shared = append(out.Shared, grantJSON{Path: g.Path, To: g.To, Link: g.Link, Write: g.Write, IsDir: g.IsDir, Time: g.Time.UTC()})
+			}
+			if err := cl.do(c.Context, "GET", "/v1/shares/received", nil, nil, &out.Received); err != nil {
+				return err
+			}
+			if err := cl.do(c.Context, "GET", "/v1/shares/pending", nil, nil, &out.Pending); err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				return json.NewEncoder(e.stdout).Encode(out)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "SHARED BY YOU\tWITH\tACCESS")
+			for _, g := range out.Shared {
+				with, access := g.To, "read"
+				if with == "" {
+					with = g.Link
+				}
+				if g.Write {
+					access = "read and write"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\n", g.Path, with, access)
+			}
+			fmt.Fprintln(w, "\nSHARED WITH YOU\tFROM\tKIND")
+			for _, s := range out.Received {
+				fmt.Fprintf(w, "%s/%s\t%s…\t%s\n", drive.SharedDir, s.Name, s.From, kindName(s.IsDir))
+			}
+			fmt.Fprintln(w, "\nWAITING FOR YOU\tFROM\tKIND")
+			for _, s := range out.Pending {
+				fmt.Fprintf(w, "%s\t%s…\t%s\n", s.Name, s.From, kindName(s.IsDir))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(out.Pending) > 0 {
+				fmt.Fprintln(e.stdout, "\nAccept with 'cairn accept NAME' (or --from USER_ID for all of a user's); refuse with 'cairn decline'.")
+			}
+			return nil
+		},
+	}
+}
+
+func kindName(isDir bool) string {
+	if isDir {
+		return "folder"
+	}
+	return "file"
+}
+
+// cmdPick is accept or decline: pending shares by name, or all of a
+// user's with --from.
+func cmdPick(e *env, name, usage string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "[NAME...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "every pending share of this `USER_ID`"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			req := pickReq{Names: c.Args().Slice(), From: c.String("from")}
+			if (len(req.Names) == 0) == (req.From == "") {
+				return usagef("%s takes pending share NAMEs or --from USER_ID ('cairn shares' lists them)", name)
+			}
+			home, err := homeDir(c)
+			if err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := newClient(home).do(c.Context, "POST", "/v1/shares/"+name, nil, req, &out); err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				return json.NewEncoder(e.stdout).Encode(out)
+			}
+			if ps, ok := out["accepted"].([]any); ok {
+				for _, p := range ps {
+					fmt.Fprintf(e.stdout, "accepted: %v\n", p)
+				}
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "declined %v\n", out["declined"])
+			return nil
+		},
+	}
+}
+
+func cmdAccept(e *env) *cli.Command {
+	return cmdPick(e, "accept", "accept shares waiting for you (they appear under /shared, and the sender's later shares go there directly)")
+}
+
+func cmdDecline(e *env) *cli.Command {
+	return cmdPick(e, "decline", "refuse shares waiting for you")
 }

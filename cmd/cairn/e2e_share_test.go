@@ -107,9 +107,33 @@ func TestSharing(t *testing.T) {
 	}
 	bobID, carolID := c.userID(bob), c.userID(carol)
 
-	// Read grant to bob, write grant to carol.
+	// Read grant to bob, write grant to carol. Alice's first shares wait
+	// until each accepts them: bob by name, carol all of alice's.
+	aliceID := c.userID(alice)
 	c.ok(alice, "share", "/holiday", "--with", bobID)
 	c.ok(alice, "share", "/holiday", "--with", carolID, "--write")
+	eventually(t, "bob is offered the share", func() string {
+		var sh struct {
+			Pending []struct{ Name, From string }
+		}
+		if err := json.Unmarshal([]byte(c.ok(bob, "shares", "--json")), &sh); err != nil {
+			return err.Error()
+		}
+		if len(sh.Pending) != 1 || sh.Pending[0].Name != "holiday" || !strings.HasPrefix(aliceID, sh.Pending[0].From) {
+			return fmt.Sprintf("pending: %+v", sh.Pending)
+		}
+		return ""
+	})
+	if r := c.cat(bob, "/shared/holiday/beach-notes.txt"); r.code == 0 {
+		t.Fatal("bob reads a share he has not accepted")
+	}
+	c.ok(bob, "accept", "holiday")
+	eventually(t, "carol is offered the share", func() string {
+		if r := c.cairn(carol, nil, "accept", "--from", aliceID); r.code != 0 {
+			return r.stderr
+		}
+		return ""
+	})
 	eventually(t, "bob sees the share", func() string {
 		r := c.cat(bob, "/shared/holiday/beach-notes.txt")
 		if r.code != 0 || r.stdout != secret["/holiday/beach-notes.txt"] {

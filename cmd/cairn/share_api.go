@@ -127,3 +127,86 @@ func (d *daemon) handleShares(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, gs)
 }
+
+// shareInfoJSON is a received or pending share in the API and in
+// 'cairn shares --json'.
+type shareInfoJSON struct {
+	Name  string    `json:"name"`
+	From  string    `json:"from"`
+	IsDir bool      `json:"is_dir"`
+	Time  time.Time `json:"time"`
+}
+
+func shareInfosJSON(in []drive.ShareInfo) []shareInfoJSON {
+	out := make([]shareInfoJSON, 0, len(in))
+	for _, s := range in {
+		out = append(out, shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()})
+	}
+	return out
+}
+
+// handleShareList serves GET /v1/shares/received and /v1/shares/pending.
+func (d *daemon) handleShareList(list func(*drive.Tree, *http.Request) ([]drive.ShareInfo, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.treeFor(r)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		ss, err := list(t, r)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, shareInfosJSON(ss))
+	}
+}
+
+// pickReq names pending shares, or a user all of whose pending shares are
+// meant.
+type pickReq struct {
+	Names []string `json:"names,omitempty"`
+	From  string   `json:"from,omitempty"`
+}
+
+func (d *daemon) handleAccept(w http.ResponseWriter, r *http.Request) {
+	var req pickReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	t, err := d.treeFor(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	names, err := t.Accept(r.Context(), req.Names, req.From)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = drive.SharedDir + "/" + n
+	}
+	writeJSON(w, 200, map[string]any{"accepted": paths})
+}
+
+func (d *daemon) handleDecline(w http.ResponseWriter, r *http.Request) {
+	var req pickReq
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	t, err := d.treeFor(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	n, err := t.Decline(r.Context(), req.Names, req.From)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"declined": n})
+}
