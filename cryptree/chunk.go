@@ -39,6 +39,9 @@ const ChunkOverhead = 17
 // paddedMin is the smallest version 0x02 chunk: version, marker, tag.
 const paddedMin = 1 + 1 + 16
 
+// copyPiece is the largest copy SealChunkPadded makes at once.
+const copyPiece = 256 << 10
+
 // chunkNonce is the fixed GCM nonce for chunks: each chunk key seals one
 // plaintext only, so a constant nonce never repeats under a key. Version
 // 0x02 has its own nonce: a convergent key that sealed a plaintext as 0x01
@@ -133,7 +136,13 @@ func SealChunkPadded(dst []byte, key Key, plaintext []byte) []byte {
 	}
 	dst = append(dst, chunkVersionPadded)
 	body := dst[start+1 : start+total-16]
-	copy(body, plaintext)
+	// Copy in pieces: from 1 MiB up the runtime's memmove uses
+	// non-temporal stores, which push body out of the cache just before
+	// GCM reads it (measured: the padded seal of a 1 MiB chunk took about
+	// 3× the unpadded one with one copy, about 1.2× with pieces).
+	for off := 0; off < len(plaintext); off += copyPiece {
+		copy(body[off:], plaintext[off:min(off+copyPiece, len(plaintext))])
+	}
 	body[len(plaintext)] = 0x80
 	clear(body[len(plaintext)+1:])
 	g := newGCM(&key)
