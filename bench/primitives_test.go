@@ -49,7 +49,7 @@ func BenchmarkPrimitives(b *testing.B) {
 	copy(secret[:], randBytes(2, 32))
 	var key cryptree.Key
 	copy(key[:], randBytes(3, 16))
-	sealed := cryptree.SealChunk(nil, key, data)
+	sealed := cryptree.SealChunkPadded(nil, key, data)
 	code, err := erasure.New(k, m)
 	if err != nil {
 		b.Fatal(err)
@@ -98,10 +98,10 @@ func BenchmarkPrimitives(b *testing.B) {
 		}
 	})
 	b.Run("seal", func(b *testing.B) {
-		dst := make([]byte, 0, len(data)+cryptree.ChunkOverhead)
+		dst := make([]byte, 0, cryptree.PaddedChunkSize(len(data)))
 		b.SetBytes(chunkSize)
 		for b.Loop() {
-			dst = cryptree.SealChunk(dst[:0], key, data)
+			dst = cryptree.SealChunkPadded(dst[:0], key, data)
 		}
 	})
 	b.Run("rs-encode", func(b *testing.B) {

@@ -1,5 +1,6 @@
 // Package cryptree holds Cairn's keys and the cryptography that uses them:
-// AES-128-GCM sealing of chunks (SealChunk, OpenChunk) and of small records
+// AES-128-GCM sealing of chunks, padded to size buckets (SealChunkPadded,
+// OpenChunk; SealChunk is the older unpadded form) and of small records
 // (SealRecord, OpenRecord), per-user convergent chunk ids and keys
 // (ChunkSecret.Derive), and the Keyring: every secret of a user derived from
 // one 32-byte root, shown as a recovery secret, identified by a printable
