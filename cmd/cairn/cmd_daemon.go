@@ -342,14 +342,17 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// peerJSON is one peer of 'cairn peers --json'. Score and Availability
+// are null until they are measured (audits and availability probes come
+// with the reputation work): nothing here is made up.
 type peerJSON struct {
-	PeerID       string  `json:"peer_id"`
-	Score        float64 `json:"score"`
-	AuditsPassed int     `json:"audits_passed"`
-	AuditsFailed int     `json:"audits_failed"`
-	Availability float64 `json:"availability"`
-	Excluded     bool    `json:"excluded"`
-	Net          string  `json:"net,omitempty"`
+	PeerID       string   `json:"peer_id"`
+	Score        *float64 `json:"score"`
+	AuditsPassed int      `json:"audits_passed"`
+	AuditsFailed int      `json:"audits_failed"`
+	Availability *float64 `json:"availability"`
+	Excluded     bool     `json:"excluded"`
+	Net          string   `json:"net,omitempty"`
 }
 
 func (d *daemon) handlePeers(w http.ResponseWriter, r *http.Request) {
@@ -360,9 +363,9 @@ func (d *daemon) handlePeers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]peerJSON, 0, len(peers))
 	for _, p := range peers {
-		// No audits yet (reputation comes later): every peer has the
-		// neutral prior score of a Beta(1,1) and is seen now.
-		out = append(out, peerJSON{PeerID: string(p.ID), Score: 0.5, Availability: 1, Net: p.Net})
+		// No audits and no availability probes yet: nothing measured
+		// but that the peer is known now.
+		out = append(out, peerJSON{PeerID: string(p.ID), Net: p.Net})
 	}
 	writeJSON(w, 200, out)
 }

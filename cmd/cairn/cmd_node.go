@@ -91,10 +91,25 @@ func cmdPeers(e *env) *cli.Command {
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "PEER\tSCORE\tAUDITS OK/FAIL\tAVAILABILITY\tEXCLUDED")
+			unmeasured := false
 			for _, p := range ps {
-				fmt.Fprintf(w, "%s\t%.2f\t%d/%d\t%.0f%%\t%v\n", p.PeerID, p.Score, p.AuditsPassed, p.AuditsFailed, p.Availability*100, p.Excluded)
+				score, avail := "-", "-"
+				if p.Score != nil {
+					score = fmt.Sprintf("%.2f", *p.Score)
+				}
+				if p.Availability != nil {
+					avail = fmt.Sprintf("%.0f%%", *p.Availability*100)
+				}
+				unmeasured = unmeasured || p.Score == nil || p.Availability == nil
+				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%v\n", p.PeerID, score, p.AuditsPassed, p.AuditsFailed, avail, p.Excluded)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if unmeasured {
+				fmt.Fprintln(e.stdout, "- : not measured yet (no audits or availability probes have run)")
+			}
+			return nil
 		},
 	}
 }

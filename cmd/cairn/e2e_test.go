@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		cairnBin = filepath.Join(dir, "cairn")
-		out, err := exec.Command("go", "build", "-o", cairnBin, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "cairn_insecure_kdf", "-o", cairnBin, ".").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "building cairn: %v\n%s", err, out)
 			return 1
@@ -292,6 +292,23 @@ func TestEndToEnd(t *testing.T) {
 	wg.Wait()
 	ap := c.start(alice, "--bootstrap", boot)
 	c.waitStoragePeers(alice, storers)
+	// 'peers' shows only what is measured: no audits have run, so no
+	// score and no availability (null), never a made-up number.
+	var ps []map[string]any
+	if err := json.Unmarshal([]byte(c.ok(alice, "peers", "--json")), &ps); err != nil || len(ps) < storers {
+		t.Fatalf("peers --json: %d peers, %v", len(ps), err)
+	}
+	for _, p := range ps {
+		if s, ok := p["score"]; !ok || s != nil {
+			t.Fatalf("peer %v has score %v before any audit; want null", p["peer_id"], s)
+		}
+		if a, ok := p["availability"]; !ok || a != nil {
+			t.Fatalf("peer %v has availability %v before any probe; want null", p["peer_id"], a)
+		}
+	}
+	if out := c.ok(alice, "peers"); !strings.Contains(out, "not measured yet") {
+		t.Fatalf("peers does not say the scores are not measured:\n%s", out)
+	}
 
 	src := filepath.Join(c.dir, "src")
 	big := writeRandom(t, filepath.Join(src, "big.bin"), 1, 20<<20)

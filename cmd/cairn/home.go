@@ -87,11 +87,13 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return nil
 }
 
-// kdfParams are Argon2id's parameters for new keyring files. Tests and
-// throwaway networks set CAIRN_INSECURE_TEST_KDF=1 to make them cheap:
-// never for a real keyring.
+// kdfParams are Argon2id's parameters for new keyring files. A binary
+// built with the tag cairn_insecure_kdf (the end-to-end tests and
+// bench/e2e.sh build one) makes them cheap when CAIRN_INSECURE_TEST_KDF=1;
+// the shipped binary ignores that variable and can never make a weak
+// keyring.
 func kdfParams() cryptree.KDFParams {
-	if os.Getenv("CAIRN_INSECURE_TEST_KDF") == "1" {
+	if insecureKDFBuild && os.Getenv("CAIRN_INSECURE_TEST_KDF") == "1" {
 		return cryptree.TestKDF
 	}
 	return cryptree.DefaultKDF
