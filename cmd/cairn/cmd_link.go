@@ -20,9 +20,10 @@ import (
 )
 
 // getLink downloads what a cairn:// link points to without a daemon: a
-// short-lived node joins the network (through --bootstrap or the home's
-// configured peers), finds the shared folder's record and reads it with the
-// key the link carries. The key never leaves this process.
+// short-lived node joins the network (through --bootstrap, else the home's
+// running daemon, else the home's configured peers), finds the shared
+// folder's record and reads it with the key the link carries. The key
+// never leaves this process.
 func getLink(c *cli.Context, e *env, link, local string) error {
 	capab, err := cryptree.ParseLink(link)
 	if errors.Is(err, cryptree.ErrCorruptLink) {
@@ -32,11 +33,14 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 		return withHint(usagef("not a cairn link: %v", err), "links look like cairn://…")
 	}
 	boot := c.StringSlice("bootstrap")
-	if len(boot) == 0 {
-		if home, herr := homeDir(c); herr == nil {
-			if cfg, cerr := loadConfig(home); cerr == nil {
-				boot = cfg.Bootstrap
-			}
+	if home, herr := homeDir(c); herr == nil && len(boot) == 0 {
+		// A running daemon is a peer of the network: join through it.
+		var id idJSON
+		if err := newClient(home).do(c.Context, "GET", "/v1/id", nil, nil, &id); err == nil {
+			boot = id.Addrs
+		}
+		if cfg, cerr := loadConfig(home); cerr == nil {
+			boot = append(boot, cfg.Bootstrap...)
 		}
 	}
 	if len(boot) == 0 {

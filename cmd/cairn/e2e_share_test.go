@@ -203,6 +203,15 @@ func TestSharing(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "sub", "map-guide.txt")); err != nil || string(b) != secret["/holiday/sub/map-guide.txt"] {
 		t.Fatalf("link download: %v %q", err, b)
 	}
+	// From a home whose daemon runs (and was started with --bootstrap,
+	// so its config names no peer), the link needs no --bootstrap.
+	out = filepath.Join(c.dir, "from-link-bob")
+	if r := c.cairn(bob, nil, "get", link, out); r.code != 0 {
+		t.Fatalf("get LINK through a running daemon: exit %d %s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "sub", "map-guide.txt")); err != nil || string(b) != secret["/holiday/sub/map-guide.txt"] {
+		t.Fatalf("link download through a running daemon: %v %q", err, b)
+	}
 	i := strings.Index(link, "://") + 8
 	tampered := link[:i] + string("abcdefghijklmnopqrstuvwxyz234567"[(strings.IndexByte("abcdefghijklmnopqrstuvwxyz234567", link[i])+1)%32]) + link[i+1:]
 	if r := c.cairn(stranger, nil, "get", tampered, filepath.Join(c.dir, "x"), "--bootstrap", boot); r.code != 6 {
