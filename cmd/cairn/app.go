@@ -130,6 +130,7 @@ func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:                 "cairn",
 		Usage:                "peer-to-peer encrypted storage",
+		Description:          "Commands, flags, --json output and exit codes: docs/CLI.md in the source repository.",
 		Flags:                globalFlags,
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,
