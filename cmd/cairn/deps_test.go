@@ -24,7 +24,7 @@ func TestDependencyArrows(t *testing.T) {
 		"bazil.org/fuse":                   {"fuse"},
 		"github.com/urfave/cli":            {"cmd/cairn"},
 		"golang.org/x/crypto":              {"cryptree"},
-		"github.com/zeebo/blake3":          {"erasure", "cryptree", "storage/blob"},
+		"github.com/zeebo/blake3":          {"erasure", "cryptree", "storage/rendezvous"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)

@@ -2,59 +2,23 @@ package blob
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/rendezvous"
 )
 
-// order returns the candidates in weighted-rendezvous order for key: each
-// peer scores -w/ln(h) with h a hash of (key, peer) mapped into (0,1), and
-// higher scores come first. Peers with weight <= 0 are dropped. The order
-// of a chunk's peers changes little when peers come and go, and a peer
-// with twice the weight wins about twice as often.
+// order returns the candidates in weighted-rendezvous order for key
+// (rendezvous.Order: the same rule as record holders), dropping peers r
+// weighs at 0. The order of a chunk's peers changes little when peers
+// come and go, and a peer with twice the weight wins about twice as often.
 func order(key [32]byte, peers []storage.PeerInfo, r storage.Ranker) []storage.PeerInfo {
-	type scored struct {
-		p storage.PeerInfo
-		s float64
-	}
-	out := make([]scored, 0, len(peers))
-	for _, p := range peers {
-		w := 1.0
-		if r != nil {
-			w = r.Weight(p)
-		}
-		if !(w > 0) {
-			continue
-		}
-		h := blake3.New()
-		h.Write(key[:])
-		h.Write([]byte(p.ID))
-		var sum [32]byte
-		h.Sum(sum[:0])
-		// 53 random bits → (0,1).
-		u := (float64(binary.LittleEndian.Uint64(sum[:])>>11) + 0.5) / (1 << 53)
-		out = append(out, scored{p, -w / math.Log(u)})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].s != out[j].s {
-			return out[i].s > out[j].s
-		}
-		return out[i].p.ID < out[j].p.ID
-	})
-	res := make([]storage.PeerInfo, len(out))
-	for i, s := range out {
-		res[i] = s.p
-	}
-	return res
+	return rendezvous.Order(key[:], peers, r)
 }
 
 // spread reorders ranked so that the first peers come from distinct
