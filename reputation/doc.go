@@ -1,6 +1,14 @@
-// Package reputation will score peers from audit results, availability and
-// transfer speed (a beta score with slow forgetting) and rank them for
-// placement (storage.Ranker). Not built yet.
+// Package reputation scores the peers a node deals with, from what it
+// measured itself: audit outcomes (a beta score α/(α+β) with slow
+// forgetting, as Storj does, starting from a prior of passed audits),
+// availability (the time-weighted share of probes that found a peer
+// online) and transfers (moving success rate and speed). From those it
+// decides: a peer is vetted after enough passed audits over enough time,
+// warned when its score falls, excluded (and its fragments to be repaired
+// elsewhere) when it falls further, and it weighs peers for placement
+// (Book.Weight; the wiring adapts it to storage.Ranker).
 //
-// It is a leaf: it imports no other Cairn package.
+// It is policy only: events in, decisions out, the caller's clock, no I/O
+// (MarshalBinary/UnmarshalBinary give the state to keep). It is a leaf: it
+// imports no other Cairn package.
 package reputation
