@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -57,6 +58,37 @@ func (n *Node) Peers(ctx context.Context, proto string) ([]storage.PeerInfo, err
 	}
 	slices.SortFunc(out, func(a, b storage.PeerInfo) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return out, nil
+}
+
+// waitPoll is how often WaitPeers looks again.
+const waitPoll = 250 * time.Millisecond
+
+// WaitPeers waits until Peers(ctx, proto) lists at least want peers or
+// timeout has passed, looking every 250 ms, and returns the peers listed
+// last. Fewer than want is not an error: the caller decides what is
+// enough (a put fails later with Unavailable, a lookup may still find its
+// record). A timeout of 0 or less looks once. The slice belongs to the
+// caller.
+//
+// Errors: as Peers. Canceled when ctx ends first and Unavailable when the
+// node closes first, each with the peers listed before.
+func (n *Node) WaitPeers(ctx context.Context, proto string, want int, timeout time.Duration) ([]storage.PeerInfo, error) {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		ps, err := n.Peers(ctx, proto)
+		if err != nil || len(ps) >= want || !time.Now().Before(deadline) {
+			return ps, err
+		}
+		select {
+		case <-ctx.Done():
+			return ps, storage.E("wait peers", storage.Canceled, ctx.Err())
+		case <-n.ctx.Done():
+			return ps, storage.E("wait peers", storage.Unavailable, errors.New("node closed"))
+		case <-t.C:
+		}
+	}
 }
 
 // peerGroup picks the group of a peer's best address: observed connection
