@@ -22,6 +22,9 @@ const (
 	Quota                     // refused by an admission decision: quota exceeded
 	IO                        // local disk or database failure
 	Canceled                  // the operation was cancelled
+	IsDir                     // a file was expected and a folder is there
+	NotDir                    // a folder was expected (a path goes through a file)
+	NotEmpty                  // a folder to remove without recursion has children
 )
 
 var kindNames = [...]string{
@@ -36,6 +39,9 @@ var kindNames = [...]string{
 	Quota:         "quota exceeded",
 	IO:            "I/O error",
 	Canceled:      "canceled",
+	IsDir:         "is a folder",
+	NotDir:        "not a folder",
+	NotEmpty:      "folder not empty",
 }
 
 // String describes the kind in a few words.

@@ -49,3 +49,23 @@ func TestRefRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Kinds cross the daemon's socket as numbers: they only grow, and a
+// value never changes its meaning.
+func TestKindValues(t *testing.T) {
+	for want, k := range []Kind{Other, Invalid, NotExist, Exist, Permission, CannotDecrypt,
+		Corrupt, Unavailable, Quota, IO, Canceled, IsDir, NotDir, NotEmpty} {
+		if int(k) != want {
+			t.Errorf("%v = %d, want %d", k, k, want)
+		}
+		if int(k) >= len(kindNames) || kindNames[k] == "" {
+			t.Errorf("kind %d has no name", k)
+		}
+	}
+	if got := Ef("commit", IsDir, "/a", errors.New("is a folder")).Error(); got != "commit /a: is a folder" {
+		t.Errorf("Error() = %q", got)
+	}
+	if !errors.Is(E("rm", NotEmpty, nil), NotEmpty) || errors.Is(E("rm", NotEmpty, nil), Invalid) {
+		t.Error("NotEmpty is not its own kind")
+	}
+}
