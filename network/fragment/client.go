@@ -5,16 +5,13 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/erasure"
-	"github.com/cairn-storage/cairn/network/internal/streamguard"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -22,17 +19,14 @@ import (
 // stream to the peer of its own: an idle one left by an earlier operation
 // if there is one, else a new one (dialing the peer if needed), so any
 // number may run at once from any goroutines. Streams that ended a request
-// cleanly are kept for reuse (up to maxIdle per peer, see Deadlines.Idle):
+// cleanly are kept for reuse (up to 8 per peer, see Deadlines.Idle):
 // opening a stream costs a multistream negotiation and a handful of small
 // frames each way, which for a 100 KiB fragment was ~20 % of the sender's
 // and receiver's CPU.
 type Client struct {
-	h     host.Host
+	rt    *proto.Client
 	owner ed25519.PrivateKey
 	pub   [ownerSize]byte
-
-	mu   sync.Mutex
-	idle map[peer.ID][]idleStream
 
 	// Deadlines bounds every stream. Set it before the first operation;
 	// the zero value is the default. A stream gets 2 × Header plus the
@@ -49,7 +43,7 @@ type Client struct {
 // a client that only reads (PUT and DELETE then fail with Invalid). The
 // client keeps owner; the caller must not modify it.
 func NewClient(h host.Host, owner ed25519.PrivateKey) *Client {
-	c := &Client{h: h}
+	c := &Client{rt: proto.NewClient(h, ProtocolID)}
 	if len(owner) == ed25519.PrivateKeySize {
 		c.owner = owner
 		copy(c.pub[:], owner.Public().(ed25519.PublicKey))
@@ -73,7 +67,7 @@ func (c *Client) Info(ctx context.Context, p storage.PeerID) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if resp.Status != statusOK {
+	if resp.Status != proto.OK {
 		return Info{}, statusError(op, p, resp)
 	}
 	i, err := parseInfo(resp.Body)
@@ -101,7 +95,7 @@ func (r *remote) Put(ctx context.Context, ref storage.Ref, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if resp.Status != statusOK {
+	if resp.Status != proto.OK {
 		return statusError(op, r.p, resp)
 	}
 	return nil
@@ -113,7 +107,7 @@ func (r *remote) Get(ctx context.Context, ref storage.Ref) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.Status != statusOK {
+	if resp.Status != proto.OK {
 		return nil, statusError(op, r.p, resp)
 	}
 	if erasure.Root(resp.Body) != ref {
@@ -129,9 +123,9 @@ func (r *remote) Has(ctx context.Context, ref storage.Ref) (bool, error) {
 		return false, err
 	}
 	switch resp.Status {
-	case statusOK:
+	case proto.OK:
 		return true, nil
-	case statusNotFound:
+	case proto.NotFound:
 		return false, nil
 	}
 	return false, statusError(op, r.p, resp)
@@ -156,167 +150,28 @@ func (r *remote) Delete(ctx context.Context, ref storage.Ref) error {
 	if err != nil {
 		return err
 	}
-	if resp.Status != statusOK && resp.Status != statusNotFound {
+	if !proto.Continues(resp.Status) {
 		return statusError(op, r.p, resp)
 	}
 	return nil
 }
 
 // statusError turns a refusal from the peer into an error of the mapped
-// kind. The peer's message is quoted: it is untrusted text.
+// kind.
 func statusError(op string, p storage.PeerID, resp response) error {
-	k := resp.Status.kind()
-	var err error
-	switch {
-	case resp.Msg != "":
-		err = fmt.Errorf("peer says %s", strconv.QuoteToGraphic(resp.Msg))
-	case k == storage.Other:
-		err = fmt.Errorf("unknown status %d", resp.Status)
-	default:
-		err = k
-	}
-	return storage.Ef(op, k, p.Short(), err)
-}
-
-type idleStream struct {
-	s     network.Stream
-	since time.Time
-}
-
-// maxIdle is how many unused streams a client keeps per peer.
-const maxIdle = 8
-
-// take returns an idle stream to pid kept for less than maxAge, or nil.
-func (c *Client) take(pid peer.ID, maxAge time.Duration) network.Stream {
-	var stale []network.Stream
-	defer func() {
-		for _, s := range stale {
-			_ = s.Close()
-		}
-	}()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.idle[pid]
-	for len(l) > 0 {
-		e := l[len(l)-1]
-		l = l[:len(l)-1]
-		if time.Since(e.since) < maxAge {
-			c.idle[pid] = l
-			return e.s
-		}
-		stale = append(stale, e.s)
-	}
-	delete(c.idle, pid)
-	return nil
-}
-
-// keep puts s back for reuse, or closes it if pid has enough idle streams.
-func (c *Client) keep(pid peer.ID, s network.Stream) {
-	c.mu.Lock()
-	if c.idle == nil {
-		c.idle = map[peer.ID][]idleStream{}
-	}
-	l := c.idle[pid]
-	if len(l) < maxIdle {
-		c.idle[pid] = append(l, idleStream{s, time.Now()})
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	_ = s.Close()
+	return statuses.Error(op, p, &resp)
 }
 
 // CloseIdle closes every stream kept for reuse.
-func (c *Client) CloseIdle() {
-	c.mu.Lock()
-	idle := c.idle
-	c.idle = nil
-	c.mu.Unlock()
-	for _, l := range idle {
-		for _, e := range l {
-			_ = e.s.Close()
-		}
-	}
-}
+func (c *Client) CloseIdle() { c.rt.CloseIdle() }
 
-// roundTrip sends req followed by body to p on a stream of its own (an
-// idle one if there is one) and reads the response with a body of at most
-// maxBody bytes. Errors are transport or format failures, classified; a
-// refusal is a response with its status. A reused stream that fails before
-// any response arrives (the server closed it meanwhile) is replaced by a
-// new one, once: every request is idempotent.
+// roundTrip sends req followed by body to p and reads the response with a
+// body of at most maxBody bytes (proto.Client.RoundTrip). Errors are
+// transport or format failures, classified; a refusal is a response with
+// its status.
 func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req *request, body []byte, maxBody uint32) (response, error) {
-	if err := ctx.Err(); err != nil {
-		return response{}, storage.Ef(op, storage.Canceled, p.Short(), err)
-	}
-	pid, err := peer.Decode(string(p))
-	if err != nil {
-		return response{}, storage.Ef(op, storage.Invalid, p.Short(), err)
-	}
-	d := c.Deadlines.withDefaults()
 	req.Version = Version
-	if s := c.take(pid, d.Idle*2/3); s != nil {
-		resp, answered, err := c.exchange(ctx, op, p, pid, s, req, body, maxBody, d)
-		if err == nil || answered || ctx.Err() != nil {
-			return resp, err
-		}
-	}
-	octx, cancel := context.WithTimeout(ctx, d.Header)
-	s, err := c.h.NewStream(octx, pid, ProtocolID)
-	cancel()
-	if err != nil {
-		return response{}, streamguard.Classify(ctx, op, p, err)
-	}
-	resp, _, err := c.exchange(ctx, op, p, pid, s, req, body, maxBody, d)
-	return resp, err
-}
-
-// exchange is one request and response on s; answered reports whether a
-// response header arrived. s is kept for reuse after an ok or not-found
-// answer, and reset or closed otherwise.
-func (c *Client) exchange(ctx context.Context, op string, p storage.PeerID, pid peer.ID, s network.Stream, req *request, body []byte, maxBody uint32, d Deadlines) (resp response, answered bool, err error) {
-	g := streamguard.New(ctx, s, 2*d.Header+d.body(len(body))-d.Header)
-	defer g.Done()
-
-	if _, err := s.Write(req.appendHeader(make([]byte, 0, headerSize+ownerSize+8+sigSize))); err != nil {
-		return response{}, false, g.Fail(op, p, err)
-	}
-	// The body goes out while the response is awaited: a server that
-	// refuses early answers before reading it, and the reset below then
-	// stops the write.
-	werr := make(chan error, 1)
-	if len(body) > 0 {
-		go func() {
-			_, err := s.Write(body)
-			werr <- err
-		}()
-	} else {
-		werr <- nil
-	}
-	resp, err = readResponseHeader(s, maxBody)
-	if err != nil {
-		err = g.Fail(op, p, err)
-		<-werr
-		return response{}, false, err
-	}
-	if resp.Status != statusOK && (resp.Status != statusNotFound || resp.Len > 0) {
-		_ = s.Reset()
-		<-werr
-		return resp, true, nil
-	}
-	if err := <-werr; err != nil {
-		return response{}, true, g.Fail(op, p, err)
-	}
-	if resp.Len > 0 {
-		g.Extend(d.body(int(resp.Len)))
-		if resp.Body, err = readBody(s, int(resp.Len)); err != nil {
-			return response{}, true, g.Fail(op, p, err)
-		}
-	}
-	if !g.Release() {
-		return resp, true, nil // the deadline or the caller reset s meanwhile
-	}
-	_ = s.SetDeadline(time.Time{})
-	c.keep(pid, s)
-	return resp, true, nil
+	d := proto.Deadlines(c.Deadlines.withDefaults())
+	head := req.appendHeader(make([]byte, 0, headerSize+ownerSize+8+sigSize))
+	return c.rt.RoundTrip(ctx, op, p, d, head, body, maxBody)
 }

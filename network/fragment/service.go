@@ -16,7 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/cairn-storage/cairn/erasure"
-	"github.com/cairn-storage/cairn/network/internal/streamguard"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -59,17 +59,10 @@ type ServiceConfig struct {
 type Service struct {
 	h      host.Host
 	cfg    ServiceConfig
-	ctx    context.Context
-	cancel context.CancelFunc
+	server *proto.Server[request]
 
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
-
-	pending  atomic.Int64 // bytes of admitted PUTs not yet stored
-	stored   atomic.Int64 // with cfg.Used nil: bytes held
-	inflight atomic.Int64 // handlers running and not idle between requests, for tests
-	started  atomic.Int64 // handlers (streams) started, for tests
+	pending atomic.Int64 // bytes of admitted PUTs not yet stored
+	stored  atomic.Int64 // with cfg.Used nil: bytes held
 
 	locks [64]sync.Mutex // by ref: owner records and the store change together
 
@@ -147,33 +140,36 @@ func NewService(h host.Host, cfg ServiceConfig) *Service {
 		cfg.Now = time.Now
 	}
 	cfg.Deadlines = cfg.Deadlines.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{h: h, cfg: cfg, ctx: ctx, cancel: cancel}
+	s := &Service{h: h, cfg: cfg}
 	if cfg.Used == nil {
 		if l, ok := cfg.Store.(storage.Lister); ok {
 			var n int64
-			err := l.List(ctx, func(_ storage.Ref, size int64) error { n += size; return nil })
+			err := l.List(context.Background(), func(_ storage.Ref, size int64) error { n += size; return nil })
 			if err != nil {
 				cfg.Logf("fragment service: listing the store: %v", err)
 			}
 			s.stored.Store(n)
 		}
 	}
-	h.SetStreamHandler(ProtocolID, s.handle)
+	// One request after another until the client half-closes, goes quiet
+	// for Deadlines.Idle, or a response ends the stream (PROTOCOL.md).
+	s.server = proto.NewServer(h, proto.ServerConfig[request]{
+		Protocol:  ProtocolID,
+		Service:   ServiceName,
+		Name:      "fragment service",
+		Table:     statuses,
+		Deadlines: proto.Deadlines(cfg.Deadlines),
+		Read:      readRequestHeader,
+		Handle:    s.serve,
+		Logf:      cfg.Logf,
+	})
 	return s
 }
 
 // Close removes the stream handler, resets the streams still being
 // handled and waits for their handlers to return. It is safe to call more
 // than once.
-func (s *Service) Close() {
-	s.h.RemoveStreamHandler(ProtocolID)
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
-}
+func (s *Service) Close() { s.server.Close() }
 
 func (s *Service) used() int64 {
 	if s.cfg.Used != nil {
@@ -188,156 +184,36 @@ func (s *Service) info() Info {
 	return Info{Free: max(free, 0), Capacity: max(s.cfg.Capacity, 0), Held: max(used, 0)}
 }
 
-// errAbort means the stream was reset and no response can be sent.
-var errAbort = errors.New("stream aborted")
-
-func (s *Service) handle(st network.Stream) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = st.Reset()
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.inflight.Add(1)
-	s.started.Add(1)
-	defer func() {
-		s.inflight.Add(-1)
-		s.wg.Done()
-	}()
-
-	if err := st.Scope().SetService(ServiceName); err != nil {
-		_ = st.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	// One request after another until the client half-closes, goes quiet
-	// for Deadlines.Idle, or a response ends the stream (PROTOCOL.md).
-	for first := true; s.serve(st, first); first = false {
-	}
-}
-
-// serve answers one request on st and reports whether the stream may
-// carry another. The first request of a stream must arrive within the
-// header deadline; a later one within Deadlines.Idle, and the client's
-// half-close instead ends the stream quietly. While a stream waits for a
-// later request it does not count as in flight.
-func (s *Service) serve(st network.Stream, first bool) bool {
-	d := s.cfg.Deadlines
-	wait := d.Header
-	if !first {
-		wait = d.Idle
-	}
-	g := streamguard.New(s.ctx, st, wait)
-	defer g.Done()
-
-	if !first {
-		s.inflight.Add(-1)
-	}
-	req, err := readRequestHeader(st)
-	if !first {
-		s.inflight.Add(1)
-	}
-	if err != nil {
-		if !first && errors.Is(err, io.EOF) && g.Ctx.Err() == nil {
-			_ = st.Close() // the client is done with the stream
-			return false
-		}
-		if storage.KindOf(err) == storage.Invalid {
-			s.reply(g, response{Status: statusInvalid, Msg: err.Error()}, nil)
-			_ = st.Close()
-			return false
-		}
-		_ = st.Reset()
-		return false
-	}
-	g.Extend(d.Header)
-	var resp response
-	var body []byte
+// serve answers one request whose header has been read (a PUT's body
+// has not).
+func (s *Service) serve(x *proto.Exchange, req *request) ([]byte, error) {
+	x.Op = req.Op.String()
 	switch req.Op {
 	case opPut:
-		err = s.put(g, &req)
+		return nil, s.put(x, req)
 	case opGet:
-		if st, ok := s.cfg.Store.(getterTo); ok {
-			buf := s.bodies.get(getHint)
-			body, err = st.GetTo(g.Ctx, (*buf)[:0], req.Ref)
-			// body is *buf's array or one GetTo grew; either way it is
-			// free once the reply is written.
-			defer func() { *buf = body; s.bodies.put(buf) }()
-		} else {
-			body, err = s.cfg.Store.Get(g.Ctx, req.Ref)
+		st, ok := s.cfg.Store.(getterTo)
+		if !ok {
+			return s.cfg.Store.Get(x.Ctx, req.Ref)
 		}
+		buf := s.bodies.get(getHint)
+		body, err := st.GetTo(x.Ctx, (*buf)[:0], req.Ref)
+		// body is *buf's array or one GetTo grew; either way it is free
+		// once the reply is written.
+		x.Defer(func() { *buf = body; s.bodies.put(buf) })
+		return body, err
 	case opHas:
-		var ok bool
-		ok, err = s.cfg.Store.Has(g.Ctx, req.Ref)
+		ok, err := s.cfg.Store.Has(x.Ctx, req.Ref)
 		if err == nil && !ok {
 			err = storage.E("has", storage.NotExist, nil)
 		}
+		return nil, err
 	case opDelete:
-		err = s.delete(g, &req)
+		return nil, s.delete(x, req)
 	case opInfo:
-		body = s.info().append(nil)
+		return s.info().append(nil), nil
 	}
-	if errors.Is(err, errAbort) || g.Ctx.Err() != nil {
-		_ = st.Reset()
-		return false
-	}
-	if err != nil {
-		resp.Status = statusOf(err)
-		resp.Msg = resp.Status.message(err)
-		if resp.Status == statusInternal {
-			s.cfg.Logf("fragment service: %v from %s: %v", req.Op, st.Conn().RemotePeer(), err)
-		}
-		body = nil
-	}
-	if !s.reply(g, resp, body) {
-		return false
-	}
-	// After ok and not-found the request was read whole and the stream
-	// can go on; after any other answer (a PUT refused before its body
-	// was read, say) it ends here.
-	if resp.Status != statusOK && resp.Status != statusNotFound {
-		_ = st.Close()
-		return false
-	}
-	return true
-}
-
-// message is the text sent with a status: the error for the kinds a peer
-// may learn about, a fixed phrase for failures of our own store.
-func (st status) message(err error) string {
-	switch st {
-	case statusOK, statusNotFound:
-		return ""
-	case statusInternal:
-		return "internal error"
-	case statusCorrupt:
-		return "held copy failed its integrity check"
-	}
-	return err.Error()
-}
-
-// reply writes resp and body, or resets the stream if the write fails
-// (and reports false).
-func (s *Service) reply(g *streamguard.Guard, resp response, body []byte) bool {
-	resp.Len = uint32(len(body))
-	g.Extend(s.cfg.Deadlines.body(len(body)))
-	hdr := resp.appendHeader(make([]byte, 0, respHeader+MaxMessage+infoBodySize))
-	if len(body) <= infoBodySize {
-		hdr = append(hdr, body...)
-		body = nil
-	}
-	if _, err := g.S.Write(hdr); err != nil {
-		_ = g.S.Reset()
-		return false
-	}
-	if len(body) > 0 {
-		if _, err := g.S.Write(body); err != nil {
-			_ = g.S.Reset()
-			return false
-		}
-	}
-	return true
+	return nil, storage.E("serve", storage.Invalid, fmt.Errorf("unknown %v", req.Op))
 }
 
 func (s *Service) lock(ref storage.Ref) *sync.Mutex { return &s.locks[ref[0]%byte(len(s.locks))] }
@@ -350,9 +226,9 @@ func ownerKey(ref storage.Ref, owner *[ownerSize]byte) []byte {
 	return append(ownerPrefix(ref), owner[:]...)
 }
 
-func (s *Service) put(g *streamguard.Guard, req *request) error {
+func (s *Service) put(x *proto.Exchange, req *request) error {
 	const op = "put"
-	ctx := g.Ctx
+	ctx := x.Ctx
 	n := int64(req.Len)
 	held, err := s.cfg.Store.Has(ctx, req.Ref)
 	if err != nil {
@@ -366,7 +242,7 @@ func (s *Service) put(g *streamguard.Guard, req *request) error {
 			return storage.E(op, storage.Quota, fmt.Errorf("%d bytes offered, %d held", s.cfg.Capacity, s.used()))
 		}
 	}
-	from := storage.PeerID(g.S.Conn().RemotePeer().String())
+	from := storage.PeerID(x.S.Conn().RemotePeer().String())
 	if err := s.cfg.Admit.Admit(ctx, from, n); err != nil {
 		s.cfg.Logf("fragment service: refused %d bytes from %s: %v", n, from.Short(), err)
 		if storage.KindOf(err) == storage.Other {
@@ -374,29 +250,29 @@ func (s *Service) put(g *streamguard.Guard, req *request) error {
 		}
 		return err
 	}
-	if err := g.S.Scope().ReserveMemory(int(n), network.ReservationPriorityAlways); err != nil {
+	if err := x.S.Scope().ReserveMemory(int(n), network.ReservationPriorityAlways); err != nil {
 		return storage.E(op, storage.Unavailable, errors.New("busy: no memory for the fragment"))
 	}
-	defer g.S.Scope().ReleaseMemory(int(n))
-	g.Extend(s.cfg.Deadlines.body(int(n)))
+	defer x.S.Scope().ReleaseMemory(int(n))
+	x.Extend(s.cfg.Deadlines.body(int(n)))
 	// A body of up to bodyStep goes into a recycled buffer; a longer one
-	// is allocated as it arrives (readBody), so that a peer that declares
+	// is allocated as it arrives (proto.ReadBody), so that a peer that declares
 	// 16 MiB and sends nothing costs little (PROTOCOL.md).
 	var data []byte
 	if n <= bodyStep {
 		buf := s.bodies.get(int(n))
 		defer s.bodies.put(buf)
 		data = *buf
-		if _, err := io.ReadFull(g.S, data); err != nil {
-			return errAbort
+		if _, err := io.ReadFull(x.S, data); err != nil {
+			return proto.ErrAbort
 		}
-	} else if data, err = readBody(g.S, int(n)); err != nil {
-		return errAbort
+	} else if data, err = proto.ReadBody(x.S, int(n)); err != nil {
+		return proto.ErrAbort
 	}
 	if erasure.Root(data) != req.Ref {
 		return storage.E(op, storage.Invalid, errors.New("fragment does not match its ref"))
 	}
-	g.Extend(s.cfg.Deadlines.Header)
+	x.Extend(s.cfg.Deadlines.Header)
 
 	mu := s.lock(req.Ref)
 	mu.Lock()
@@ -424,13 +300,11 @@ func (s *Service) put(g *streamguard.Guard, req *request) error {
 
 var errDone = errors.New("found")
 
-func (s *Service) delete(g *streamguard.Guard, req *request) error {
+func (s *Service) delete(x *proto.Exchange, req *request) error {
 	const op = "delete"
-	ctx := g.Ctx
-	now := s.cfg.Now()
-	t := time.Unix(req.Time, 0)
-	if t.Before(now.Add(-DeleteWindow)) || t.After(now.Add(DeleteWindow)) {
-		return storage.E(op, storage.Invalid, fmt.Errorf("time %d is more than %v from the server's clock", req.Time, DeleteWindow))
+	ctx := x.Ctx
+	if err := proto.CheckTime(op, s.cfg.Now(), req.Time, DeleteWindow); err != nil {
+		return err
 	}
 	msg := deleteMessage([]byte(s.h.ID()), req.Ref, req.Time)
 	if !ed25519.Verify(req.Owner[:], msg, req.Sig[:]) {

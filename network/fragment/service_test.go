@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/memstore"
 	"github.com/cairn-storage/cairn/storage/storetest"
@@ -232,7 +233,7 @@ func rawExchange(t *testing.T, from host.Host, to peer.ID, b []byte) (response, 
 		return response{}, err
 	}
 	_ = s.CloseWrite()
-	return readResponse(s, MaxFragment)
+	return proto.ReadResponse(s, MaxFragment)
 }
 
 func signedDelete(server peer.ID, ref storage.Ref, t int64) []byte {
@@ -257,19 +258,19 @@ func TestDeleteReplay(t *testing.T) {
 
 	// Meant for server 1, replayed at server 2: refused.
 	resp, err := rawExchange(t, hs[1], hs[2].ID(), del)
-	if err != nil || resp.Status != statusPermission {
+	if err != nil || resp.Status != proto.Permission {
 		t.Fatalf("delete replayed at another server: %+v, %v", resp, err)
 	}
 	// A flipped bit in the signature: refused.
 	bad := bytes.Clone(del)
 	bad[len(bad)-1] ^= 1
-	if resp, err := rawExchange(t, hs[1], hs[0].ID(), bad); err != nil || resp.Status != statusPermission {
+	if resp, err := rawExchange(t, hs[1], hs[0].ID(), bad); err != nil || resp.Status != proto.Permission {
 		t.Fatalf("bad signature: %+v, %v", resp, err)
 	}
 	// Outside the window, either way: refused.
 	for _, skew := range []int64{-6 * 60, 6 * 60} {
 		resp, err := rawExchange(t, hs[1], hs[0].ID(), signedDelete(hs[0].ID(), ref, now+skew))
-		if err != nil || resp.Status != statusInvalid {
+		if err != nil || resp.Status != proto.Invalid {
 			t.Fatalf("delete %ds off: %+v, %v", skew, resp, err)
 		}
 	}
@@ -278,7 +279,7 @@ func TestDeleteReplay(t *testing.T) {
 	}
 	// The real one, twice: both fine, the fragment is gone from server 1 only.
 	for range 2 {
-		if resp, err := rawExchange(t, hs[1], hs[0].ID(), del); err != nil || resp.Status != statusOK {
+		if resp, err := rawExchange(t, hs[1], hs[0].ID(), del); err != nil || resp.Status != proto.OK {
 			t.Fatalf("delete: %+v, %v", resp, err)
 		}
 	}
@@ -337,7 +338,7 @@ func TestQuota(t *testing.T) {
 			if e.store.Len() != 0 {
 				t.Fatal("refused fragment stored")
 			}
-			if got, want := asked.Load(), fmt.Sprintf("%s %d", e.client.h.ID(), 6000); tc.name == "quota error" && got != want {
+			if got, want := asked.Load(), fmt.Sprintf("%s %d", e.hosts[1].ID(), 6000); tc.name == "quota error" && got != want {
 				t.Fatalf("admitter asked %v, want %v", got, want)
 			}
 		})
@@ -385,10 +386,10 @@ func TestMalformedRequests(t *testing.T) {
 		in   []byte
 		want int // status, or -1 for no response (reset)
 	}{
-		{"unknown version", hdr(9, opGet, 0), int(statusInvalid)},
-		{"unknown op", hdr(Version, 77, 0), int(statusInvalid)},
-		{"oversized put", hdr(Version, opPut, 1<<32-1), int(statusInvalid)},
-		{"get with body", hdr(Version, opGet, 5), int(statusInvalid)},
+		{"unknown version", hdr(9, opGet, 0), int(proto.Invalid)},
+		{"unknown op", hdr(Version, 77, 0), int(proto.Invalid)},
+		{"oversized put", hdr(Version, opPut, 1<<32-1), int(proto.Invalid)},
+		{"get with body", hdr(Version, opGet, 5), int(proto.Invalid)},
 		{"short header", hdr(Version, opGet, 0)[:10], -1},
 		{"put missing owner", hdr(Version, opPut, 1000)[:headerSize], -1},
 		{"put short body", append(append(hdr(Version, opPut, 1000), seq(0, 32)...), data[:500]...), -1},
@@ -411,7 +412,7 @@ func TestMalformedRequests(t *testing.T) {
 	if err := e.remote().Put(t.Context(), ref, data); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+	if !waitFor(time.Second, func() bool { return e.srv.server.InFlight() == 0 }) {
 		t.Fatal("handlers still running")
 	}
 }
@@ -432,9 +433,9 @@ func serveFunc(t *testing.T, h host.Host, f func(s network.Stream, req request))
 func TestLyingServer(t *testing.T) {
 	ref, data := storetest.Fragment(8, 4000)
 	_, other := storetest.Fragment(9, 4000)
-	frame := func(st status, msg string, body []byte) []byte {
-		r := response{Status: st, Msg: msg, Len: uint32(len(body))}
-		return append(r.appendHeader(nil), body...)
+	frame := func(st proto.Status, msg string, body []byte) []byte {
+		r := response{Status: st, Text: msg, Len: uint32(len(body))}
+		return append(r.AppendHeader(nil), body...)
 	}
 	tests := []struct {
 		name string
@@ -442,19 +443,19 @@ func TestLyingServer(t *testing.T) {
 		call func(c *Client, p storage.PeerID) error
 		want storage.Kind
 	}{
-		{"garbage body", frame(statusOK, "", other), get(ref), storage.Corrupt},
-		{"flipped bit", frame(statusOK, "", flip(data)), get(ref), storage.Corrupt},
-		{"empty body", frame(statusOK, "", nil), get(ref), storage.Corrupt},
-		{"truncated header", frame(statusOK, "", nil)[:2:2], get(ref), storage.Unavailable},
-		{"length over cap", (&response{Status: statusOK, Len: MaxFragment + 1}).appendHeader(nil), get(ref), storage.Corrupt},
-		{"has with body", frame(statusOK, "", []byte{1}), has(ref), storage.Corrupt},
-		{"truncated body", frame(statusOK, "", data)[:1000], get(ref), storage.Unavailable},
+		{"garbage body", frame(proto.OK, "", other), get(ref), storage.Corrupt},
+		{"flipped bit", frame(proto.OK, "", flip(data)), get(ref), storage.Corrupt},
+		{"empty body", frame(proto.OK, "", nil), get(ref), storage.Corrupt},
+		{"truncated header", frame(proto.OK, "", nil)[:2:2], get(ref), storage.Unavailable},
+		{"length over cap", (&response{Status: proto.OK, Len: MaxFragment + 1}).AppendHeader(nil), get(ref), storage.Corrupt},
+		{"has with body", frame(proto.OK, "", []byte{1}), has(ref), storage.Corrupt},
+		{"truncated body", frame(proto.OK, "", data)[:1000], get(ref), storage.Unavailable},
 		{"unknown status", frame(42, "\x1b[31mred\x07", nil), get(ref), storage.Other},
 		{"corrupt status", frame(statusCorrupt, "", nil), get(ref), storage.Corrupt},
-		{"internal status", frame(statusInternal, "", nil), get(ref), storage.IO},
-		{"busy status", frame(statusBusy, "", nil), has(ref), storage.Unavailable},
-		{"negative info", frame(statusOK, "", Info{Free: -1}.append(nil)), info, storage.Corrupt},
-		{"short info", frame(statusOK, "", make([]byte, 8)), info, storage.Corrupt},
+		{"internal status", frame(proto.Internal, "", nil), get(ref), storage.IO},
+		{"busy status", frame(proto.Busy, "", nil), has(ref), storage.Unavailable},
+		{"negative info", frame(proto.OK, "", Info{Free: -1}.append(nil)), info, storage.Corrupt},
+		{"short info", frame(proto.OK, "", make([]byte, 8)), info, storage.Corrupt},
 		{"nothing", nil, has(ref), storage.Unavailable},
 	}
 	hs := mockHosts(t, 2)
@@ -510,7 +511,7 @@ func TestUnknownProtocol(t *testing.T) {
 	s, err := hs[1].NewStream(ctx, hs[0].ID(), protocol.ID("/cairn/fragment/9.9.9"))
 	if err == nil {
 		_, _ = s.Write((&request{Version: 9, Op: opHas, Ref: ref}).appendHeader(nil))
-		_, err = readResponse(s, 0)
+		_, err = proto.ReadResponse(s, 0)
 		_ = s.Reset()
 	}
 	if err == nil {
@@ -639,7 +640,7 @@ func TestClientHangs(t *testing.T) {
 				{"mid-body", append((&request{Version: Version, Op: opPut, Ref: ref, Len: 1 << 20}).appendHeader(nil), data[:1000]...)},
 			}
 			for _, tc := range tests {
-				started := e.srv.started.Load()
+				started := e.srv.server.Started()
 				s, err := hs[1].NewStream(t.Context(), hs[0].ID(), ProtocolID)
 				if err != nil {
 					t.Fatal(err)
@@ -648,10 +649,10 @@ func TestClientHangs(t *testing.T) {
 				if _, err := s.Write(tc.send); err != nil {
 					t.Fatal(err)
 				}
-				if !waitFor(3*time.Second, func() bool { return e.srv.started.Load() == started+1 }) {
+				if !waitFor(3*time.Second, func() bool { return e.srv.server.Started() == started+1 }) {
 					t.Fatalf("%s: handler not started", tc.name)
 				}
-				if !waitFor(3*time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+				if !waitFor(3*time.Second, func() bool { return e.srv.server.InFlight() == 0 }) {
 					t.Fatalf("%s: handler still running after %v", tc.name, time.Since(start))
 				}
 				if took := time.Since(start); took < 200*time.Millisecond {
@@ -680,7 +681,7 @@ func TestCloseResetsHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = s.Write((&request{Version: Version, Op: opPut, Len: 1000}).appendHeader(nil))
-	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 1 }) {
+	if !waitFor(time.Second, func() bool { return e.srv.server.InFlight() == 1 }) {
 		t.Fatal("handler not running")
 	}
 	start := time.Now()
@@ -720,10 +721,10 @@ func TestStreamReuse(t *testing.T) {
 	if ok, err := e.remote().Has(ctx, storage.Ref{9}); ok || err != nil {
 		t.Fatalf("has of a missing ref: %v, %v", ok, err)
 	}
-	if n := e.srv.started.Load(); n != 1 {
+	if n := e.srv.server.Started(); n != 1 {
 		t.Fatalf("%d streams for 11 requests in sequence, want 1", n)
 	}
-	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+	if !waitFor(time.Second, func() bool { return e.srv.server.InFlight() == 0 }) {
 		t.Fatal("an idle stream counts as a request in flight")
 	}
 	// The server closes the idle stream after 300 ms; the client still
@@ -732,7 +733,7 @@ func TestStreamReuse(t *testing.T) {
 	if _, err := e.remote().Get(ctx, refs[0]); err != nil {
 		t.Fatalf("get on a stream the server closed: %v", err)
 	}
-	if n := e.srv.started.Load(); n != 2 {
+	if n := e.srv.server.Started(); n != 2 {
 		t.Fatalf("%d streams, want 2", n)
 	}
 	// A PUT refused before its body was read ends its stream: the next
@@ -744,11 +745,11 @@ func TestStreamReuse(t *testing.T) {
 	if err := e.remote().Put(ctx, ref, data); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.srv.started.Load(); n != 3 {
+	if n := e.srv.server.Started(); n != 3 {
 		t.Fatalf("%d streams, want 3", n)
 	}
 	e.client.CloseIdle()
-	if !waitFor(2*time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+	if !waitFor(2*time.Second, func() bool { return e.srv.server.InFlight() == 0 }) {
 		t.Fatal("handlers still busy")
 	}
 }

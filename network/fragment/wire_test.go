@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -87,14 +88,14 @@ func TestProtocolVectors(t *testing.T) {
 	del := request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: 1700000000}
 	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
 	info := Info{Free: 1 << 30, Capacity: 2 << 30, Held: 1 << 30}
-	infoResp := response{Status: statusOK, Len: infoBodySize}
-	quota := response{Status: statusQuota, Msg: "quota exceeded"}
+	infoResp := response{Status: proto.OK, Len: infoBodySize}
+	quota := response{Status: proto.Quota, Text: "quota exceeded"}
 
 	want := map[string][]byte{
 		"put-request":    append(put.appendHeader(nil), "hello"...),
 		"delete-request": del.appendHeader(nil),
-		"info-response":  info.append(infoResp.appendHeader(nil)),
-		"quota-response": quota.appendHeader(nil),
+		"info-response":  info.append(infoResp.AppendHeader(nil)),
+		"quota-response": quota.AppendHeader(nil),
 	}
 	for name, w := range want {
 		if !bytes.Equal(vecs[name], w) {
@@ -114,15 +115,15 @@ func TestProtocolVectors(t *testing.T) {
 	if !ed25519.Verify(r.Owner[:], deleteMessage([]byte(server), r.Ref, r.Time), r.Sig[:]) {
 		t.Errorf("delete vector's signature does not verify")
 	}
-	resp, err := readResponse(bytes.NewReader(vecs["info-response"]), infoBodySize)
+	resp, err := proto.ReadResponse(bytes.NewReader(vecs["info-response"]), infoBodySize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := parseInfo(resp.Body); err != nil || got != info {
 		t.Errorf("info vector decodes to %+v, %v", got, err)
 	}
-	resp, err = readResponse(bytes.NewReader(vecs["quota-response"]), 0)
-	if err != nil || resp.Status != statusQuota || resp.Msg != "quota exceeded" || resp.Status.kind() != storage.Quota {
+	resp, err = proto.ReadResponse(bytes.NewReader(vecs["quota-response"]), 0)
+	if err != nil || resp.Status != proto.Quota || resp.Text != "quota exceeded" || statuses.Kind(resp.Status) != storage.Quota {
 		t.Errorf("quota vector decodes to %+v, %v", resp, err)
 	}
 }
@@ -204,16 +205,16 @@ func allocated(f func()) uint64 {
 
 func TestOversizeNotAllocated(t *testing.T) {
 	put := (&request{Version: Version, Op: opPut, Len: 1<<32 - 1}).appendHeader(nil)
-	resp := (&response{Status: statusOK, Len: 1<<32 - 1}).appendHeader(nil)
-	small := (&response{Status: statusOK, Len: MaxFragment}).appendHeader(nil)
+	resp := (&response{Status: proto.OK, Len: 1<<32 - 1}).AppendHeader(nil)
+	small := (&response{Status: proto.OK, Len: MaxFragment}).AppendHeader(nil)
 	n := allocated(func() {
 		if _, err := readRequest(bytes.NewReader(put)); storage.KindOf(err) != storage.Invalid {
 			t.Errorf("request of 4 GiB: %v, want Invalid", err)
 		}
-		if _, err := readResponse(bytes.NewReader(resp), MaxFragment); storage.KindOf(err) != storage.Corrupt {
+		if _, err := proto.ReadResponse(bytes.NewReader(resp), MaxFragment); storage.KindOf(err) != storage.Corrupt {
 			t.Errorf("response of 4 GiB: %v, want Corrupt", err)
 		}
-		if _, err := readResponse(bytes.NewReader(small), 0); storage.KindOf(err) != storage.Corrupt {
+		if _, err := proto.ReadResponse(bytes.NewReader(small), 0); storage.KindOf(err) != storage.Corrupt {
 			t.Errorf("response with a body where none is allowed: %v, want Corrupt", err)
 		}
 	})
@@ -224,9 +225,9 @@ func TestOversizeNotAllocated(t *testing.T) {
 
 func TestReadBody(t *testing.T) {
 	// A peer that declares the cap and sends little costs one step.
-	lie := append((&response{Status: statusOK, Len: MaxFragment}).appendHeader(nil), 1, 2, 3)
+	lie := append((&response{Status: proto.OK, Len: MaxFragment}).AppendHeader(nil), 1, 2, 3)
 	n := allocated(func() {
-		if _, err := readResponse(bytes.NewReader(lie), MaxFragment); !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, err := proto.ReadResponse(bytes.NewReader(lie), MaxFragment); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("short body: %v", err)
 		}
 	})
@@ -238,32 +239,32 @@ func TestReadBody(t *testing.T) {
 		for i := range want {
 			want[i] = byte(i * 7)
 		}
-		got, err := readBody(bytes.NewReader(want), size)
+		got, err := proto.ReadBody(bytes.NewReader(want), size)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("readBody(%d) = %d bytes, %v", size, len(got), err)
+			t.Fatalf("proto.ReadBody(%d) = %d bytes, %v", size, len(got), err)
 		}
-		if _, err := readBody(bytes.NewReader(want[:size/2]), size); size > 0 && err == nil {
-			t.Fatalf("readBody(%d) of half: no error", size)
+		if _, err := proto.ReadBody(bytes.NewReader(want[:size/2]), size); size > 0 && err == nil {
+			t.Fatalf("proto.ReadBody(%d) of half: no error", size)
 		}
 	}
 }
 
 func TestReadResponse(t *testing.T) {
 	long := strings.Repeat("x", 300)
-	r := response{Status: statusPermission, Msg: long}
-	b := r.appendHeader(nil)
-	got, err := readResponse(bytes.NewReader(b), 0)
-	if err != nil || got.Msg != long[:MaxMessage] || got.Status != statusPermission {
+	r := response{Status: proto.Permission, Text: long}
+	b := r.AppendHeader(nil)
+	got, err := proto.ReadResponse(bytes.NewReader(b), 0)
+	if err != nil || got.Text != long[:MaxMessage] || got.Status != proto.Permission {
 		t.Fatalf("long message: %+v, %v", got, err)
 	}
 	body := seq(0, 100)
-	r = response{Status: statusOK, Len: 100}
-	got, err = readResponse(bytes.NewReader(append(r.appendHeader(nil), body...)), 100)
+	r = response{Status: proto.OK, Len: 100}
+	got, err = proto.ReadResponse(bytes.NewReader(append(r.AppendHeader(nil), body...)), 100)
 	if err != nil || !bytes.Equal(got.Body, body) {
 		t.Fatalf("body: %+v, %v", got, err)
 	}
 	for _, n := range []int{0, 3, 6, 50} {
-		if _, err := readResponse(bytes.NewReader(append(r.appendHeader(nil), body...)[:n]), 100); err == nil || storage.KindOf(err) != storage.Other {
+		if _, err := proto.ReadResponse(bytes.NewReader(append(r.AppendHeader(nil), body...)[:n]), 100); err == nil || storage.KindOf(err) != storage.Other {
 			t.Fatalf("truncated to %d: %v, want a reader error", n, err)
 		}
 	}
@@ -305,20 +306,20 @@ func FuzzReadRequest(f *testing.F) {
 }
 
 func FuzzReadResponse(f *testing.F) {
-	f.Add(Info{Free: 1, Capacity: 2, Held: 1}.append((&response{Status: statusOK, Len: infoBodySize}).appendHeader(nil)), uint32(infoBodySize))
-	f.Add((&response{Status: statusQuota, Msg: "quota exceeded"}).appendHeader(nil), uint32(0))
-	f.Add(append((&response{Status: statusOK, Len: 3}).appendHeader(nil), 1, 2, 3), uint32(MaxFragment))
-	f.Add((&response{Status: statusOK, Len: 1 << 30}).appendHeader(nil), uint32(MaxFragment))
+	f.Add(Info{Free: 1, Capacity: 2, Held: 1}.append((&response{Status: proto.OK, Len: infoBodySize}).AppendHeader(nil)), uint32(infoBodySize))
+	f.Add((&response{Status: proto.Quota, Text: "quota exceeded"}).AppendHeader(nil), uint32(0))
+	f.Add(append((&response{Status: proto.OK, Len: 3}).AppendHeader(nil), 1, 2, 3), uint32(MaxFragment))
+	f.Add((&response{Status: proto.OK, Len: 1 << 30}).AppendHeader(nil), uint32(MaxFragment))
 	f.Fuzz(func(t *testing.T, b []byte, maxBody uint32) {
 		maxBody %= MaxFragment + 1
-		r, err := readResponse(bytes.NewReader(b), maxBody)
+		r, err := proto.ReadResponse(bytes.NewReader(b), maxBody)
 		if err != nil {
 			return
 		}
-		if r.Len > maxBody || int(r.Len) != len(r.Body) || len(r.Msg) > MaxMessage {
+		if r.Len > maxBody || int(r.Len) != len(r.Body) || len(r.Text) > MaxMessage {
 			t.Fatalf("accepted %+v", r)
 		}
-		enc := append(r.appendHeader(nil), r.Body...)
+		enc := append(r.AppendHeader(nil), r.Body...)
 		if !bytes.Equal(enc, b[:len(enc)]) {
 			t.Fatalf("re-encoding differs")
 		}

@@ -5,26 +5,27 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/cairn-storage/cairn/network/internal/streamguard"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
-// Client is the client side of the protocol. Each call opens its own
-// stream to the peer (dialing it if needed), so any number may run at once
-// from any goroutines.
+// Client is the client side of the protocol. Each call takes a stream of
+// its own to the peer: an idle one left by an earlier call if there is one,
+// else a new one (dialing the peer if needed), so any number may run at
+// once from any goroutines. Streams that ended a call with ok or not found
+// are kept for reuse (8 per peer, for two thirds of DefaultIdle).
 //
 // Errors carry the kinds of network/PROTOCOL.md: Unavailable for
 // transport failures and deadlines, Canceled when ctx is cancelled,
 // Corrupt for an answer that breaks the format, and NotExist, Exist,
 // Quota, Invalid, Permission, IO as the peer answers.
 type Client struct {
-	h host.Host
+	rt *proto.Client
 
 	// Timeout bounds each stream (0: DefaultTimeout); a call never
 	// outlives its ctx either. Set it before the first call.
@@ -35,7 +36,10 @@ type Client struct {
 }
 
 // NewClient returns a client that opens streams from h.
-func NewClient(h host.Host) *Client { return &Client{h: h} }
+func NewClient(h host.Host) *Client { return &Client{rt: proto.NewClient(h, ProtocolID)} }
+
+// CloseIdle closes every stream kept for reuse.
+func (c *Client) CloseIdle() { c.rt.CloseIdle() }
 
 // PutRecord asks peer p to keep value under key. The peer validates it
 // with its validator for key's namespace and keeps it if it holds nothing
@@ -160,71 +164,25 @@ func checkKey(op, key string) error {
 	return nil
 }
 
-// statusError turns a refusal from the peer into an error of the mapped
-// kind. The peer's text is quoted: it is untrusted.
-func statusError(op string, p storage.PeerID, resp response) error {
-	k := resp.Status.kind()
-	var err error
-	switch {
-	case resp.Text != "":
-		err = fmt.Errorf("peer says %s", strconv.QuoteToGraphic(resp.Text))
-	case k == storage.Other:
-		err = fmt.Errorf("unknown status %d", resp.Status)
-	default:
-		err = k
-	}
-	return storage.Ef(op, k, p.Short(), err)
-}
-
-// roundTrip opens a stream to p, sends req, and reads the response, whose
-// body may be at most maxBody bytes. A status other than ok comes back as
-// its error.
+// roundTrip sends req to p and reads the response, whose body may be at
+// most maxBody bytes. A status other than ok comes back as its error.
 func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req *request, maxBody int) (response, error) {
-	if err := ctx.Err(); err != nil {
-		return response{}, storage.Ef(op, storage.Canceled, p.Short(), err)
-	}
-	pid, err := peer.Decode(string(p))
-	if err != nil {
-		return response{}, storage.Ef(op, storage.Invalid, p.Short(), err)
-	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	deadline := time.Now().Add(timeout)
-	octx, cancel := context.WithDeadline(ctx, deadline)
-	s, err := c.h.NewStream(octx, pid, ProtocolID)
-	cancel()
-	if err != nil {
-		return response{}, streamguard.Classify(ctx, op, p, err)
+	d := proto.Deadlines{Header: timeout, Idle: DefaultIdle}
+	var body []byte
+	if req.Op == opPutRecord || req.Op == opInboxPut {
+		body = req.Body
 	}
-	g := streamguard.New(ctx, s, time.Until(deadline))
-	defer g.Done()
-
-	// The request goes out while the response is awaited: a server that
-	// refuses early answers before reading all of it.
-	werr := make(chan error, 1)
-	go func() {
-		_, err := s.Write(req.append(make([]byte, 0, 2+2+MaxKey+4+len(req.Body)+256)))
-		if err == nil {
-			err = s.CloseWrite()
-		}
-		werr <- err
-	}()
-	resp, err := readResponse(s, maxBody)
+	head := req.appendHead(make([]byte, 0, 2+2+MaxKey+4+256))
+	resp, err := c.rt.RoundTrip(ctx, op, p, d, head, body, uint32(maxBody))
 	if err != nil {
-		err = g.Fail(op, p, err)
-		<-werr
 		return response{}, err
 	}
-	if resp.Status != statusOK {
-		_ = s.Reset()
-		<-werr
-		return resp, statusError(op, p, resp)
+	if resp.Status != proto.OK {
+		return resp, statuses.Error(op, p, &resp)
 	}
-	if err := <-werr; err != nil {
-		return response{}, g.Fail(op, p, err)
-	}
-	_ = s.Close()
 	return resp, nil
 }

@@ -2,7 +2,10 @@
 // storage peer keeps small mutable things for others: signed records (a
 // cache beside the DHT that outlives DHT expiry and peer restarts) and
 // inboxes (messages left for a user, which only the inbox's owner may
-// delete). One request per stream.
+// delete). Requests go one after another on a stream, by the same
+// lifecycle as network/fragment's (network/internal/proto), and the
+// client keeps idle streams for reuse; status 4 is this protocol's own
+// (stale).
 //
 // It owns the wire format (specified byte by byte, with test vectors, in
 // network/PROTOCOL.md), the server side (Service: size caps, per-namespace

@@ -7,16 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 
 	cnet "github.com/cairn-storage/cairn/network"
-	"github.com/cairn-storage/cairn/network/internal/streamguard"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -80,8 +80,11 @@ type ServiceConfig struct {
 	// record what it adds); nil admits all. Nothing is released through
 	// it when an item is deleted or expires.
 	Admit storage.Admitter
-	// Timeout bounds each stream; 0 means DefaultTimeout.
+	// Timeout bounds each request, from its first byte to the end of its
+	// answer; 0 means DefaultTimeout. Idle is how long a stream that has
+	// carried a request waits for the next; 0 means DefaultIdle.
 	Timeout time.Duration
+	Idle    time.Duration
 	// Now is the clock for delete windows, receive and put times and
 	// expiry; nil means time.Now.
 	Now func() time.Time
@@ -95,15 +98,10 @@ type ServiceConfig struct {
 type Service struct {
 	h      host.Host
 	cfg    ServiceConfig
-	ctx    context.Context
+	server *proto.Server[request]
+	ctx    context.Context // the sweep's
 	cancel context.CancelFunc
-
-	mu     sync.Mutex
-	closed bool
 	wg     sync.WaitGroup
-
-	inflight atomic.Int64 // handlers running, for tests
-	started  atomic.Int64 // handlers started, for tests
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex // by record key or inbox: read-compare-write is atomic
@@ -147,6 +145,9 @@ func NewService(h host.Host, cfg ServiceConfig) (*Service, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = DefaultIdle
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -162,7 +163,16 @@ func NewService(h host.Host, cfg ServiceConfig) (*Service, error) {
 	}
 	s.wg.Add(1)
 	go s.sweeper()
-	h.SetStreamHandler(ProtocolID, s.handle)
+	s.server = proto.NewServer(h, proto.ServerConfig[request]{
+		Protocol:  ProtocolID,
+		Service:   ServiceName,
+		Name:      "pointer service",
+		Table:     statuses,
+		Deadlines: proto.Deadlines{Header: cfg.Timeout, Idle: cfg.Idle},
+		Read:      func(rd io.Reader) (request, error) { return readRequest(rd, cfg.MaxValue) },
+		Handle:    s.serve,
+		Logf:      cfg.Logf,
+	})
 	return s, nil
 }
 
@@ -170,96 +180,33 @@ func NewService(h host.Host, cfg ServiceConfig) (*Service, error) {
 // handled, stops the sweep and waits for all of them to return. It is
 // safe to call more than once.
 func (s *Service) Close() {
-	s.h.RemoveStreamHandler(ProtocolID)
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
+	s.server.Close()
 	s.cancel()
 	s.wg.Wait()
 }
 
-func (s *Service) handle(st network.Stream) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = st.Reset()
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.inflight.Add(1)
-	s.started.Add(1)
-	defer func() {
-		s.inflight.Add(-1)
-		s.wg.Done()
-	}()
-
-	if err := st.Scope().SetService(ServiceName); err != nil {
-		_ = st.ResetWithError(network.StreamResourceLimitExceeded)
-		return
-	}
-	g := streamguard.New(s.ctx, st, s.cfg.Timeout)
-	defer g.Done()
-
-	req, err := readRequest(st, s.cfg.MaxValue)
-	if err != nil {
-		if storage.KindOf(err) == storage.Invalid {
-			// The rest of the request is not read: the client resets
-			// the stream when it sees the refusal.
-			s.reply(g, response{Status: statusInvalid, Text: err.Error()})
-			return
-		}
-		_ = st.Reset()
-		return
-	}
-	from := storage.PeerID(st.Conn().RemotePeer().String())
-	var body []byte
+// serve answers one request, read whole.
+func (s *Service) serve(x *proto.Exchange, req *request) ([]byte, error) {
+	x.Op = req.Op.String()
 	switch req.Op {
 	case opPutRecord:
-		err = s.putRecord(g.Ctx, from, &req)
+		return nil, s.putRecord(x.Ctx, x.From, req)
 	case opGetRecord:
-		body, err = s.getRecord(g.Ctx, req.Key, s.cfg.Now())
+		return s.getRecord(x.Ctx, req.Key, s.cfg.Now())
 	case opInboxPut:
-		var id [32]byte
-		id, err = s.inboxPut(g.Ctx, from, &req)
-		body = id[:]
+		id, err := s.inboxPut(x.Ctx, x.From, req)
+		return id[:], err
 	case opInboxList:
 		// A list may be 4 MiB: account for it with the resource manager.
-		if rerr := st.Scope().ReserveMemory(MaxList, network.ReservationPriorityAlways); rerr != nil {
-			err = storage.E("inbox list", storage.Unavailable, errors.New("busy: no memory for the list"))
-			break
+		if err := x.S.Scope().ReserveMemory(MaxList, network.ReservationPriorityAlways); err != nil {
+			return nil, storage.E("inbox list", storage.Unavailable, errors.New("busy: no memory for the list"))
 		}
-		defer st.Scope().ReleaseMemory(MaxList)
-		body, err = s.inboxList(g.Ctx, &req.Inbox, s.cfg.Now())
+		x.Defer(func() { x.S.Scope().ReleaseMemory(MaxList) })
+		return s.inboxList(x.Ctx, &req.Inbox, s.cfg.Now())
 	case opInboxDelete:
-		err = s.inboxDelete(g.Ctx, &req)
+		return nil, s.inboxDelete(x.Ctx, req)
 	}
-	if g.Ctx.Err() != nil {
-		_ = st.Reset()
-		return
-	}
-	resp := response{Body: body}
-	if err != nil {
-		resp = response{Status: statusOf(err)}
-		switch resp.Status {
-		case statusInternal:
-			resp.Text = "internal error"
-			s.cfg.Logf("pointer service: %v from %s: %v", req.Op, from.Short(), err)
-		case statusNotFound:
-		default:
-			resp.Text = err.Error()
-		}
-	}
-	s.reply(g, resp)
-}
-
-// reply writes resp and closes the stream, or resets it if the write fails.
-func (s *Service) reply(g *streamguard.Guard, resp response) {
-	if _, err := g.S.Write(resp.append(make([]byte, 0, respHeader+MaxText+len(resp.Body)))); err != nil {
-		_ = g.S.Reset()
-		return
-	}
-	_ = g.S.Close()
+	return nil, storage.E("serve", storage.Invalid, fmt.Errorf("unknown %v", req.Op))
 }
 
 func (s *Service) lock(b []byte) *sync.Mutex {
@@ -553,10 +500,8 @@ func (s *Service) inboxList(ctx context.Context, inbox *[32]byte, now time.Time)
 // releases what it counted.
 func (s *Service) inboxDelete(ctx context.Context, req *request) error {
 	const op = "inbox delete"
-	now := s.cfg.Now()
-	t := time.Unix(req.Time, 0)
-	if t.Before(now.Add(-DeleteWindow)) || t.After(now.Add(DeleteWindow)) {
-		return storage.E(op, storage.Invalid, fmt.Errorf("time %d is more than %v from the server's clock", req.Time, DeleteWindow))
+	if err := proto.CheckTime(op, s.cfg.Now(), req.Time, DeleteWindow); err != nil {
+		return err
 	}
 	if InboxIDOf(req.Owner[:]) != req.Inbox {
 		return storage.E(op, storage.Permission, errors.New("not the owner of this inbox"))

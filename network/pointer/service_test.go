@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	cnet "github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/memstore"
 )
@@ -343,7 +344,7 @@ func TestLyingServer(t *testing.T) {
 	reply := func(resp response) func(network.Stream) {
 		return func(s network.Stream) {
 			_, _ = readRequest(s, MaxRecord)
-			_, _ = s.Write(resp.append(nil))
+			_, _ = s.Write(resp.Append(nil))
 			_ = s.Close()
 		}
 	}
@@ -360,7 +361,7 @@ func TestLyingServer(t *testing.T) {
 		{"empty record", response{}, func() error { _, err := c.GetRecord(ctx, p, "/toy/x"); return err }, storage.Corrupt},
 		{"body over the cap", response{Body: make([]byte, 33)}, func() error { _, err := c.InboxPut(ctx, p, aliceIn, good); return err }, storage.Corrupt},
 		{"unknown status", response{Status: 99}, func() error { return c.PutRecord(ctx, p, "/toy/x", good) }, storage.Other},
-		{"busy", response{Status: statusBusy, Text: "busy\x00\n"}, func() error { return c.PutRecord(ctx, p, "/toy/x", good) }, storage.Unavailable},
+		{"busy", response{Status: proto.Busy, Text: "busy\x00\n"}, func() error { return c.PutRecord(ctx, p, "/toy/x", good) }, storage.Unavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			serve(hs[0], reply(tc.resp))
@@ -388,8 +389,8 @@ func TestMalformedRequest(t *testing.T) {
 			if _, err := s.Write(tc.in); err != nil {
 				t.Fatal(err)
 			}
-			resp, err := readResponse(s, 0)
-			if err != nil || resp.Status != statusInvalid {
+			resp, err := proto.ReadResponse(s, 0)
+			if err != nil || resp.Status != proto.Invalid {
 				t.Fatalf("response %+v, %v; want invalid", resp, err)
 			}
 		})
@@ -466,7 +467,7 @@ func TestClientHangsNoLeak(t *testing.T) {
 			before := runtime.NumGoroutine()
 			full := (&request{Op: opInboxPut, Inbox: aliceIn, Body: make([]byte, 1000)}).append(nil)
 			for _, send := range [][]byte{full[:1], full[:20], full[:500]} {
-				started := e.srv.started.Load()
+				started := e.srv.server.Started()
 				s, err := hs[1].NewStream(ctx, hs[0].ID(), ProtocolID)
 				if err != nil {
 					t.Fatal(err)
@@ -475,10 +476,10 @@ func TestClientHangsNoLeak(t *testing.T) {
 				if _, err := s.Write(send); err != nil {
 					t.Fatal(err)
 				}
-				if !waitFor(3*time.Second, func() bool { return e.srv.started.Load() == started+1 }) {
+				if !waitFor(3*time.Second, func() bool { return e.srv.server.Started() == started+1 }) {
 					t.Fatal("handler not started")
 				}
-				if !waitFor(3*time.Second, func() bool { return e.srv.inflight.Load() == 0 }) {
+				if !waitFor(3*time.Second, func() bool { return e.srv.server.InFlight() == 0 }) {
 					t.Fatalf("handler still running after %v", time.Since(start))
 				}
 				if took := time.Since(start); took < 200*time.Millisecond {
@@ -507,7 +508,7 @@ func TestCloseResetsHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = s.Write([]byte{1, 3})
-	if !waitFor(time.Second, func() bool { return e.srv.inflight.Load() == 1 }) {
+	if !waitFor(time.Second, func() bool { return e.srv.server.InFlight() == 1 }) {
 		t.Fatal("handler not running")
 	}
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -34,12 +35,11 @@ const (
 	// the oldest messages that fit, the rest after the owner deletes some.
 	MaxList = 4 << 20
 	// MaxText caps the human-readable text of a response.
-	MaxText = 255
+	MaxText = proto.MaxText
 
 	idSize       = sha256.Size
 	ownerSize    = ed25519.PublicKeySize
 	sigSize      = ed25519.SignatureSize
-	respHeader   = 6  // status, text length, body length
 	entryHeader  = 44 // id, received, length
 	deleteDomain = "cairn/pointer/1 inbox delete\x00"
 	inboxDomain  = "cairn inbox v1\x00"
@@ -87,58 +87,17 @@ func (o op) String() string {
 	return fmt.Sprintf("op %d", uint8(o))
 }
 
-type status uint8
+// statusStale is this protocol's own status 4: PUT_RECORD refused
+// because the server keeps a record its validator prefers. The others
+// are proto's common ones.
+const statusStale proto.Status = 4
 
-const (
-	statusOK         status = 0
-	statusNotFound   status = 1
-	statusQuota      status = 2
-	statusInvalid    status = 3
-	statusStale      status = 4
-	statusPermission status = 5
-	statusInternal   status = 6
-	statusBusy       status = 7
-)
+// statuses is the protocol's status table (network/PROTOCOL.md).
+var statuses = proto.NewTable(proto.Entry{Status: statusStale, Name: "stale", Kind: storage.Exist})
 
-// kind maps a response status to the error kind the client reports.
-func (s status) kind() storage.Kind {
-	switch s {
-	case statusNotFound:
-		return storage.NotExist
-	case statusQuota:
-		return storage.Quota
-	case statusInvalid:
-		return storage.Invalid
-	case statusStale:
-		return storage.Exist
-	case statusPermission:
-		return storage.Permission
-	case statusInternal:
-		return storage.IO
-	case statusBusy:
-		return storage.Unavailable
-	}
-	return storage.Other
-}
-
-// statusOf maps a server-side error to the status sent back.
-func statusOf(err error) status {
-	switch storage.KindOf(err) {
-	case storage.NotExist:
-		return statusNotFound
-	case storage.Quota:
-		return statusQuota
-	case storage.Invalid:
-		return statusInvalid
-	case storage.Exist:
-		return statusStale
-	case storage.Permission:
-		return statusPermission
-	case storage.Unavailable:
-		return statusBusy
-	}
-	return statusInternal
-}
+// response is one response; its frame is the one every Cairn protocol
+// shares.
+type response = proto.Response
 
 // request is one decoded request. Which fields are set depends on Op.
 type request struct {
@@ -152,8 +111,18 @@ type request struct {
 	Body  []byte          // PUT_RECORD: the value; INBOX_PUT: the message
 }
 
-// appendRequest appends the encoding of r, version first.
+// append appends the encoding of r, version first.
 func (r *request) append(b []byte) []byte {
+	b = r.appendHead(b)
+	if r.Op == opPutRecord || r.Op == opInboxPut {
+		b = append(b, r.Body...)
+	}
+	return b
+}
+
+// appendHead appends the encoding of r but for the body (the value of a
+// PUT_RECORD, the message of an INBOX_PUT), which comes last.
+func (r *request) appendHead(b []byte) []byte {
 	b = append(b, Version, byte(r.Op))
 	switch r.Op {
 	case opPutRecord, opGetRecord:
@@ -161,12 +130,10 @@ func (r *request) append(b []byte) []byte {
 		b = append(b, r.Key...)
 		if r.Op == opPutRecord {
 			b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
-			b = append(b, r.Body...)
 		}
 	case opInboxPut:
 		b = append(b, r.Inbox[:]...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
-		b = append(b, r.Body...)
 	case opInboxList:
 		b = append(b, r.Inbox[:]...)
 	case opInboxDelete:
@@ -177,10 +144,6 @@ func (r *request) append(b []byte) []byte {
 		b = append(b, r.Sig[:]...)
 	}
 	return b
-}
-
-func malformed(op string, kind storage.Kind, format string, args ...any) error {
-	return storage.E(op, kind, fmt.Errorf(format, args...))
 }
 
 // readRequest reads one whole request. Every length is checked against
@@ -197,7 +160,7 @@ func readRequest(rd io.Reader, maxValue int) (request, error) {
 		return r, err
 	}
 	if h[0] != Version {
-		return r, malformed(what, storage.Invalid, "unsupported version %d", h[0])
+		return r, proto.Malformed(what, storage.Invalid, "unsupported version %d", h[0])
 	}
 	r.Op = op(h[1])
 	switch r.Op {
@@ -208,7 +171,7 @@ func readRequest(rd io.Reader, maxValue int) (request, error) {
 		}
 		kl := int(binary.BigEndian.Uint16(n[:2]))
 		if kl == 0 || kl > MaxKey {
-			return r, malformed(what, storage.Invalid, "key of %d bytes (1 to %d)", kl, MaxKey)
+			return r, proto.Malformed(what, storage.Invalid, "key of %d bytes (1 to %d)", kl, MaxKey)
 		}
 		key := make([]byte, kl)
 		if _, err := io.ReadFull(rd, key); err != nil {
@@ -223,7 +186,7 @@ func readRequest(rd io.Reader, maxValue int) (request, error) {
 		}
 		vl := binary.BigEndian.Uint32(n[:])
 		if vl == 0 || vl > uint32(min(maxValue, MaxRecord)) {
-			return r, malformed(what, storage.Invalid, "value of %d bytes (1 to %d)", vl, min(maxValue, MaxRecord))
+			return r, proto.Malformed(what, storage.Invalid, "value of %d bytes (1 to %d)", vl, min(maxValue, MaxRecord))
 		}
 		r.Body = make([]byte, vl)
 		_, err := io.ReadFull(rd, r.Body)
@@ -236,7 +199,7 @@ func readRequest(rd io.Reader, maxValue int) (request, error) {
 		copy(r.Inbox[:], f[:32])
 		ml := binary.BigEndian.Uint32(f[32:])
 		if ml == 0 || ml > MaxMessage {
-			return r, malformed(what, storage.Invalid, "message of %d bytes (1 to %d)", ml, MaxMessage)
+			return r, proto.Malformed(what, storage.Invalid, "message of %d bytes (1 to %d)", ml, MaxMessage)
 		}
 		r.Body = make([]byte, ml)
 		_, err := io.ReadFull(rd, r.Body)
@@ -256,57 +219,7 @@ func readRequest(rd io.Reader, maxValue int) (request, error) {
 		copy(r.Sig[:], f[32+idSize+ownerSize+8:])
 		return r, nil
 	}
-	return r, malformed(what, storage.Invalid, "unknown %v", r.Op)
-}
-
-// response is one decoded response.
-type response struct {
-	Status status
-	Text   string // for people; untrusted
-	Body   []byte
-}
-
-// append appends the encoding of r. Text is cut to MaxText bytes.
-func (r *response) append(b []byte) []byte {
-	text := r.Text
-	if len(text) > MaxText {
-		text = text[:MaxText]
-	}
-	b = append(b, byte(r.Status), byte(len(text)))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(r.Body)))
-	b = append(b, text...)
-	return append(b, r.Body...)
-}
-
-// readResponse reads one whole response whose body may be at most
-// maxBody bytes. A longer declared body is Corrupt, before anything of
-// its length is allocated; reader errors come back as they are.
-func readResponse(rd io.Reader, maxBody int) (response, error) {
-	var r response
-	var h [respHeader + MaxText]byte
-	if _, err := io.ReadFull(rd, h[:respHeader]); err != nil {
-		return r, err
-	}
-	r.Status = status(h[0])
-	tl := int(h[1])
-	bl := binary.BigEndian.Uint32(h[2:6])
-	if bl > uint32(maxBody) {
-		return r, malformed("read response", storage.Corrupt, "body of %d bytes is over the cap of %d", bl, maxBody)
-	}
-	if tl > 0 {
-		t := h[respHeader : respHeader+tl]
-		if _, err := io.ReadFull(rd, t); err != nil {
-			return r, err
-		}
-		r.Text = string(t)
-	}
-	if bl > 0 {
-		r.Body = make([]byte, bl)
-		if _, err := io.ReadFull(rd, r.Body); err != nil {
-			return r, err
-		}
-	}
-	return r, nil
+	return r, proto.Malformed(what, storage.Invalid, "unknown %v", r.Op)
 }
 
 // Message is one message of an inbox, as a storage peer lists it.
@@ -336,7 +249,7 @@ func parseList(body []byte) ([]Message, error) {
 	var out []Message
 	for len(body) > 0 {
 		if len(body) < entryHeader {
-			return nil, malformed(what, storage.Corrupt, "truncated entry header (%d bytes)", len(body))
+			return nil, proto.Malformed(what, storage.Corrupt, "truncated entry header (%d bytes)", len(body))
 		}
 		var m Message
 		copy(m.ID[:], body)
@@ -344,12 +257,12 @@ func parseList(body []byte) ([]Message, error) {
 		n := binary.BigEndian.Uint32(body[idSize+8:])
 		body = body[entryHeader:]
 		if n == 0 || n > MaxMessage || int(n) > len(body) {
-			return nil, malformed(what, storage.Corrupt, "entry of %d bytes with %d left", n, len(body))
+			return nil, proto.Malformed(what, storage.Corrupt, "entry of %d bytes with %d left", n, len(body))
 		}
 		m.Data = append([]byte(nil), body[:n]...)
 		body = body[n:]
 		if MessageID(m.Data) != m.ID {
-			return nil, malformed(what, storage.Corrupt, "message does not match its id")
+			return nil, proto.Malformed(what, storage.Corrupt, "message does not match its id")
 		}
 		m.Received = time.UnixMilli(ms)
 		out = append(out, m)
@@ -360,11 +273,5 @@ func parseList(body []byte) ([]Message, error) {
 // deleteMessage is what the inbox owner signs to delete message id from
 // inbox at server (the raw bytes of its peer ID) at time t (Unix seconds).
 func deleteMessage(server []byte, inbox, id *[32]byte, t int64) []byte {
-	b := make([]byte, 0, len(deleteDomain)+2+len(server)+32+idSize+8)
-	b = append(b, deleteDomain...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(server)))
-	b = append(b, server...)
-	b = append(b, inbox[:]...)
-	b = append(b, id[:]...)
-	return binary.BigEndian.AppendUint64(b, uint64(t))
+	return proto.SignedMessage(deleteDomain, server, inbox[:], id[:], binary.BigEndian.AppendUint64(nil, uint64(t)))
 }

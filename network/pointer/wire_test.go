@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -94,8 +95,8 @@ func vectors(t *testing.T) map[string][]byte {
 		"pointer-get-record":     (&request{Op: opGetRecord, Key: "/toy/a"}).append(nil),
 		"pointer-inbox-put":      (&request{Op: opInboxPut, Inbox: inbox, Body: msg}).append(nil),
 		"pointer-inbox-delete":   del.append(nil),
-		"pointer-list-response":  (&response{Body: list}).append(nil),
-		"pointer-stale-response": (&response{Status: statusStale, Text: "stale"}).append(nil),
+		"pointer-list-response":  (&response{Body: list}).Append(nil),
+		"pointer-stale-response": (&response{Status: statusStale, Text: "stale"}).Append(nil),
 	}
 }
 
@@ -212,14 +213,14 @@ func TestOversizeNotAllocated(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	resp := []byte{0, 0, 0xff, 0xff, 0xff, 0xff}
-	_, err = readResponse(capReader{t, bytes.NewReader(resp), respHeader + MaxText}, MaxList)
+	_, err = proto.ReadResponse(capReader{t, bytes.NewReader(resp), proto.HeaderSize + MaxText}, MaxList)
 	if storage.KindOf(err) != storage.Corrupt {
 		t.Fatalf("%v", err)
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	for range 10 {
-		_, _ = readResponse(bytes.NewReader(resp), MaxList)
+		_, _ = proto.ReadResponse(bytes.NewReader(resp), MaxList)
 		_, _ = readRequest(bytes.NewReader(in), MaxRecord)
 	}
 	runtime.ReadMemStats(&m1)
@@ -278,18 +279,18 @@ func FuzzReadRequest(f *testing.F) {
 
 func FuzzReadResponse(f *testing.F) {
 	a := []byte("msg")
-	f.Add((&response{Body: appendEntry(nil, &Message{ID: MessageID(a), Data: a})}).append(nil))
-	f.Add((&response{Status: statusStale, Text: "stale"}).append(nil))
+	f.Add((&response{Body: appendEntry(nil, &Message{ID: MessageID(a), Data: a})}).Append(nil))
+	f.Add((&response{Status: statusStale, Text: "stale"}).Append(nil))
 	f.Add([]byte{0, 0, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		r, err := readResponse(bytes.NewReader(in), 1<<16)
+		r, err := proto.ReadResponse(bytes.NewReader(in), 1<<16)
 		if err != nil {
 			return
 		}
 		if len(r.Body) > 1<<16 || len(r.Text) > MaxText {
 			t.Fatalf("over a cap: body %d, text %d", len(r.Body), len(r.Text))
 		}
-		if !bytes.HasPrefix(in, r.append(nil)) {
+		if !bytes.HasPrefix(in, r.Append(nil)) {
 			t.Fatalf("re-encoding differs from the input")
 		}
 		ms, err := parseList(r.Body)
