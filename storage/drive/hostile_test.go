@@ -265,7 +265,7 @@ func TestHostileGranteeBricks(t *testing.T) {
 				bad[d.ID] = rec
 			}
 			if c.served {
-				e.recs.setServe(func(id cryptree.FolderID) *cryptree.Record { return bad[id] })
+				e.recs.Serve(func(id cryptree.FolderID) *cryptree.Record { return bad[id] })
 			}
 
 			// The owner reads, and a write says what to do.
@@ -356,12 +356,6 @@ func spam(t *testing.T, e *shareEnv, kr *cryptree.Keyring, to string, n int) {
 	}
 }
 
-func (f *fakeRecords) lookupCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lookups
-}
-
 // Anyone who knows bob's user id can send him shares. Those of users he
 // never accepted wait in a capped pending list and cost nothing under
 // /shared; what he accepts appears there, and later shares of an accepted
@@ -435,11 +429,11 @@ func TestShareSpam(t *testing.T) {
 	if n, err := b.tree.Receive(ctx); err != nil || n != files {
 		t.Fatalf("receive from an accepted sender: %d, %v; want %d", n, err, files)
 	}
-	before := e.recs.lookupCount()
+	before := e.recs.Lookups()
 	if read(t, b.tree, "/shared/proj/deep/plan") != "plan" {
 		t.Fatal("bob cannot read the folder share")
 	}
-	if n := e.recs.lookupCount() - before; n > 10 {
+	if n := e.recs.Lookups() - before; n > 10 {
 		t.Fatalf("reading one file under /shared took %d record lookups with %d shares received", n, files+1)
 	}
 	if ls, err := b.tree.List(ctx, "/shared"); err != nil || len(ls) != files+1 {

@@ -3,85 +3,23 @@ package drive
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
+	"github.com/cairn-storage/cairn/storage/drive/drivetest"
 	"github.com/cairn-storage/cairn/storage/memstore"
 )
-
-// fakeRecords keeps folder records in memory and, like the DHT and the
-// storage peers, refuses a record with a bad signature or a Seq that does
-// not beat the one held.
-type fakeRecords struct {
-	mu   sync.Mutex
-	recs map[cryptree.FolderID][]byte   // current, marshalled
-	old  map[cryptree.FolderID][][]byte // every accepted record, oldest first
-	// serve, if set, replaces what Lookup returns.
-	serve func(id cryptree.FolderID) *cryptree.Record
-	// lookups counts Lookup calls.
-	lookups int
-}
-
-func newFakeRecords() *fakeRecords {
-	return &fakeRecords{recs: map[cryptree.FolderID][]byte{}, old: map[cryptree.FolderID][][]byte{}}
-}
-
-func (f *fakeRecords) Publish(ctx context.Context, rec *cryptree.Record) error {
-	b := rec.Marshal()
-	r, err := cryptree.ParseRecord(b)
-	if err != nil {
-		return storage.E("publish", storage.Invalid, err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if cur, ok := f.recs[r.ID]; ok {
-		if bytes.Equal(cur, b) {
-			return nil
-		}
-		c, _ := cryptree.ParseRecord(cur)
-		if cryptree.SelectRecord([]*cryptree.Record{c, r}) != 1 {
-			return storage.E("publish", storage.Exist, errors.New("stale record"))
-		}
-	}
-	f.recs[r.ID] = b
-	f.old[r.ID] = append(f.old[r.ID], b)
-	return nil
-}
-
-func (f *fakeRecords) Lookup(ctx context.Context, id cryptree.FolderID) (*cryptree.Record, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lookups++
-	if f.serve != nil {
-		if r := f.serve(id); r != nil {
-			return r, nil
-		}
-	}
-	b, ok := f.recs[id]
-	if !ok {
-		return nil, storage.E("lookup", storage.NotExist, nil)
-	}
-	return cryptree.ParseRecord(b)
-}
-
-func (f *fakeRecords) setServe(fn func(id cryptree.FolderID) *cryptree.Record) {
-	f.mu.Lock()
-	f.serve = fn
-	f.mu.Unlock()
-}
 
 type treeEnv struct {
 	net     blob.Stores
 	mem     []*memstore.Store
 	objects *blob.Client
-	recs    *fakeRecords
+	recs    *drivetest.Records
 	kr      *cryptree.Keyring
 	cache   *memstore.KV
 	tree    *Tree
@@ -89,7 +27,7 @@ type treeEnv struct {
 
 func newTreeEnv(t testing.TB) *treeEnv {
 	t.Helper()
-	e := &treeEnv{net: blob.Stores{}, recs: newFakeRecords(), cache: memstore.NewKV(),
+	e := &treeEnv{net: blob.Stores{}, recs: drivetest.NewRecords(), cache: memstore.NewKV(),
 		kr: cryptree.KeyringFromRoot([32]byte{42})}
 	for i := 0; i < 8; i++ {
 		s := memstore.New()
@@ -373,15 +311,13 @@ func TestTreeRollbackAndForgery(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := tr.cfg.Root
-	e.recs.mu.Lock()
-	old, _ := cryptree.ParseRecord(e.recs.recs[root])
-	e.recs.mu.Unlock()
+	old := e.recs.Current(root)
 	if _, err := tr.Commit(ctx, "/new.txt", inline("new"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 
 	// Rollback: the network serves the older root record.
-	e.recs.setServe(func(id cryptree.FolderID) *cryptree.Record {
+	e.recs.Serve(func(id cryptree.FolderID) *cryptree.Record {
 		if id == root {
 			return old
 		}
@@ -396,17 +332,12 @@ func TestTreeRollbackAndForgery(t *testing.T) {
 	checkKind(t, "write over a rollback", err, storage.Corrupt)
 	// The network's record disappears: the cached one is used and
 	// republished.
-	e.recs.setServe(nil)
-	e.recs.mu.Lock()
-	delete(e.recs.recs, root)
-	e.recs.mu.Unlock()
+	e.recs.Serve(nil)
+	e.recs.Forget(root)
 	if ls, err := tr.List(ctx, "/"); err != nil || names(ls) != "new.txt old.txt" {
 		t.Fatalf("after the network lost the record: %q, %v", names(ls), err)
 	}
-	e.recs.mu.Lock()
-	_, back := e.recs.recs[root]
-	e.recs.mu.Unlock()
-	if !back {
+	if e.recs.Current(root) == nil {
 		t.Fatal("cached record not republished")
 	}
 
@@ -425,11 +356,11 @@ func TestTreeRollbackAndForgery(t *testing.T) {
 	w, _ := cryptree.NewWriter()
 	wrong, _ := cryptree.SignRecord(w, cur.Seq+1, cur.Value)
 	for name, rec := range map[string]*cryptree.Record{"bad signature": &forged, "other folder": wrong} {
-		e.recs.setServe(func(cryptree.FolderID) *cryptree.Record { return rec })
+		e.recs.Serve(func(cryptree.FolderID) *cryptree.Record { return rec })
 		_, err = tr.List(ctx, "/")
 		checkKind(t, name, err, storage.Corrupt)
 	}
-	e.recs.setServe(nil)
+	e.recs.Serve(nil)
 	if ls, err := tr.List(ctx, "/"); err != nil || names(ls) != "new.txt old.txt" {
 		t.Fatalf("after forgeries: %q, %v", names(ls), err)
 	}
@@ -491,13 +422,9 @@ func TestTreeNoPlaintext(t *testing.T) {
 			return nil
 		})
 	}
-	e.recs.mu.Lock()
-	for _, rs := range e.recs.old {
-		for _, b := range rs {
-			check("a record", b)
-		}
+	for _, b := range e.recs.History() {
+		check("a record", b)
 	}
-	e.recs.mu.Unlock()
 	_ = e.cache.Scan(ctx, nil, func(k, v []byte) error { check("the cache", append(k, v...)); return nil })
 	if objects == 0 {
 		t.Fatal("nothing stored on the peers")
@@ -591,9 +518,7 @@ func TestTreeConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := e.tree.cfg.Root
-	e.recs.mu.Lock()
-	stale, _ := cryptree.ParseRecord(e.recs.recs[root])
-	e.recs.mu.Unlock()
+	stale := e.recs.Current(root)
 	for _, p := range []string{"/b", "/b2"} {
 		if _, err := e.tree.Commit(ctx, p, inline("b"), time.Time{}); err != nil {
 			t.Fatal(err)
@@ -601,7 +526,7 @@ func TestTreeConflict(t *testing.T) {
 	}
 	// The other device has not seen the latest root record yet (a lagging
 	// record layer); its write is two Seqs behind.
-	e.recs.setServe(func(id cryptree.FolderID) *cryptree.Record {
+	e.recs.Serve(func(id cryptree.FolderID) *cryptree.Record {
 		if id == root {
 			return stale
 		}
@@ -610,7 +535,7 @@ func TestTreeConflict(t *testing.T) {
 	other := e.open(t, e.kr, memstore.NewKV())
 	_, err := other.Commit(ctx, "/c", inline("c"), time.Time{})
 	checkKind(t, "conflicting write", err, storage.Unavailable)
-	e.recs.setServe(nil)
+	e.recs.Serve(nil)
 	if _, err := other.Commit(ctx, "/c", inline("c"), time.Time{}); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
