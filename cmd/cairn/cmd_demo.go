@@ -141,9 +141,13 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 		return nil, err
 	}
 	defer alice.Close()
-	seen, err := waitPeers(ctx, alice, d.peersN, 30*time.Second)
+	ps, err := alice.net.WaitPeers(ctx, fragmentProtocol, d.peersN, 30*time.Second)
 	if err != nil {
 		return nil, err
+	}
+	seen := len(ps)
+	if seen < d.peersN {
+		return nil, storage.E("demo", storage.Unavailable, fmt.Errorf("found only %d of %d storage peers in 30s", seen, d.peersN))
 	}
 	d.say("  Alice's node joined and found %d storage peers (user %s…)", seen, kr.UserID()[:16])
 
@@ -257,25 +261,3 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 }
 
 func sha(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
-
-// waitPeers waits until n sees want storage peers, or timeout.
-func waitPeers(ctx context.Context, n *node, want int, timeout time.Duration) (int, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		ps, err := n.net.Peers(ctx, fragmentProtocol)
-		if err != nil {
-			return 0, err
-		}
-		if len(ps) >= want {
-			return len(ps), nil
-		}
-		if time.Now().After(deadline) {
-			return len(ps), storage.E("demo", storage.Unavailable, fmt.Errorf("found only %d of %d storage peers in %v", len(ps), want, timeout))
-		}
-		select {
-		case <-ctx.Done():
-			return len(ps), ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}

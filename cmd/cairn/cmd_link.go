@@ -73,8 +73,9 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 	// Find the storage peers first: the folder's record lives on the ones
 	// closest to it, and a node that has just joined knows only its
 	// bootstrap peer.
-	_, _ = waitPeers(ctx, n, blob.DefaultK+blob.DefaultM, 15*time.Second)
-	view, err := drive.OpenCapability(ctx, n.blob, netRecords{n}, capab)
+	bc := n.blob.Config()
+	_, _ = n.net.WaitPeers(ctx, fragmentProtocol, bc.K+bc.M, 15*time.Second)
+	view, err := drive.OpenCapability(ctx, n.blob, n.records, capab)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/network/pointer"
+	"github.com/cairn-storage/cairn/network/records"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
@@ -55,9 +56,8 @@ type node struct {
 	fc      *fragment.Client
 	ptrSvc  *pointer.Service
 	ptr     *pointer.Client
+	records *records.Client
 	tree    *lazyTree
-	recs    recordCache
-	dhtPut  dhtPublisher
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger
@@ -88,7 +88,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		MDNS:      cfg.MDNS,
 		Logf:      cfg.Logf,
 		Validators: map[string]network.Validator{
-			recordNamespace: recordValidator{},
+			records.Namespace: records.Validator{},
 		},
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	// 64 MiB) and the service's per-sender caps and expiry.
 	n.ptrSvc, err = pointer.NewService(n.net.Host(), pointer.ServiceConfig{
 		KV:         n.db.KV("pointers"),
-		Validators: map[string]network.Validator{recordNamespace: recordValidator{}},
+		Validators: map[string]network.Validator{records.Namespace: records.Validator{}},
 		Admit:      admitter{n.ledger},
 		Budget:     min(max(cfg.Contribute/32, 1<<20), pointer.DefaultBudget),
 		Logf:       cfg.Logf,
@@ -122,6 +122,10 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 		return nil, err
 	}
 	n.ptr = pointer.NewClient(n.net.Host())
+	n.records, err = records.New(ctx, records.Config{Node: n.net, Pointer: n.ptr, Logf: cfg.Logf})
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Keyring == nil {
 		return n, nil
 	}
@@ -140,9 +144,9 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	boxPriv, _ := cfg.Keyring.BoxKey()
 	sign := cfg.Keyring.SigningKey()
 	n.tree = newLazyTree(drive.TreeConfig{
-		Objects: n.blob, Records: netRecords{n}, Cache: n.db.KV("tree"),
+		Objects: n.blob, Records: n.records, Cache: n.db.KV("tree"),
 		Root: rootWriter.ID(), RootKeys: rootKeys, RootWriter: &rootWriter,
-		Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: netInbox{n: n, self: sign}},
+		Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: inbox{n.records.Inbox(sign)}},
 		Logf:    cfg.Logf,
 	}, nil)
 	n.drive = drive.New(n.tree, n.blob, n.db.KV("journal"), meta)
@@ -152,6 +156,9 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 // Close stops everything, in reverse order of starting.
 func (n *node) Close() {
 	n.closeOnce.Do(func() {
+		if n.records != nil {
+			n.records.Close()
+		}
 		if n.svc != nil {
 			n.svc.Close()
 		}
@@ -191,22 +198,24 @@ func (a admitter) Admit(_ context.Context, from storage.PeerID, size int64) erro
 type peerNet struct{ n *node }
 
 func (p *peerNet) Peers(ctx context.Context) ([]storage.PeerInfo, error) {
-	need := p.n.blob.Config().K + p.n.blob.Config().M
-	deadline := p.n.started.Add(p.n.cfg.WaitPeers)
-	for {
-		peers, err := p.n.net.Peers(ctx, fragment.ProtocolID)
-		if err != nil || len(peers) >= need || time.Now().After(deadline) {
-			return peers, err
-		}
-		select {
-		case <-ctx.Done():
-			return peers, nil
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	bc := p.n.blob.Config()
+	return p.n.net.WaitPeers(ctx, fragment.ProtocolID, bc.K+bc.M, time.Until(p.n.started.Add(p.n.cfg.WaitPeers)))
 }
 
 func (p *peerNet) Store(id storage.PeerID) storage.FragmentStore { return p.n.fc.Store(id) }
+
+// inbox is drive.Inbox over records.Inbox: the same messages under the
+// drive's type.
+type inbox struct{ *records.Inbox }
+
+func (b inbox) Fetch(ctx context.Context) ([]drive.InboxMessage, error) {
+	ms, err := b.Inbox.Fetch(ctx)
+	out := make([]drive.InboxMessage, len(ms))
+	for i, m := range ms {
+		out[i] = drive.InboxMessage(m)
+	}
+	return out, err
+}
 
 // availability is the fraction of time since created that the node was
 // online, as recorded in its KV (updated every minute and at shutdown).

@@ -82,9 +82,7 @@ func TestSlowAndLyingPeers(t *testing.T) {
 	}
 	defer closePeers(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
-	if _, err := waitPeers(ctx, alice, 18, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	needPeers(t, ctx, alice, 18)
 	data := make([]byte, 6<<20)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range data {
@@ -140,9 +138,7 @@ func TestTooFewPeersUnavailable(t *testing.T) {
 	defer closePeers(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
 	alice.cfg.WaitPeers = 0
-	if _, err := waitPeers(ctx, alice, 12, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	needPeers(t, ctx, alice, 12)
 	_, err = alice.drive.Put(ctx, "/x.bin", bytes.NewReader(make([]byte, 1<<20)), drive.PutOptions{})
 	if !errors.Is(err, storage.Unavailable) {
 		t.Fatalf("put to 12 peers: %v, want Unavailable", err)
@@ -164,9 +160,7 @@ func TestRecordAttacks(t *testing.T) {
 	}
 	defer closePeers(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
-	if _, err := waitPeers(ctx, alice, 16, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	needPeers(t, ctx, alice, 16)
 	put := func(p, s string) {
 		t.Helper()
 		if _, err := alice.drive.Put(ctx, p, strings.NewReader(s), drive.PutOptions{}); err != nil {
@@ -175,7 +169,7 @@ func TestRecordAttacks(t *testing.T) {
 	}
 	put("/first.txt", "one")
 	_, rootW := alice.cfg.Keyring.RootFolder()
-	recs := netRecords{alice}
+	recs := alice.records
 	old, err := recs.Lookup(ctx, rootW.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +195,7 @@ func TestRecordAttacks(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// Honest peers refuse the old record.
-	holders, err := recs.holders(ctx, key)
+	holders, err := recs.Holders(ctx, key)
 	if err != nil || len(holders) == 0 {
 		t.Fatalf("holders: %v", err)
 	}
@@ -221,7 +215,7 @@ func TestRecordAttacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	alice.recs.drop(rootW.ID()) // no shortcut through the node's recent records
+	recs.Forget(rootW.ID()) // no shortcut through the node's recent records
 	// Alice, and a second device of hers with an empty cache, still see
 	// the current tree: the forged record fails its signature, the old one
 	// loses to the DHT's current one and to what the device has seen.
@@ -232,12 +226,21 @@ func TestRecordAttacks(t *testing.T) {
 	}
 }
 
+// needPeers waits until n sees want storage peers (30 s at most).
+func needPeers(t *testing.T, ctx context.Context, n *node, want int) {
+	t.Helper()
+	ps, err := n.net.WaitPeers(ctx, fragmentProtocol, want, 30*time.Second)
+	if err != nil || len(ps) < want {
+		t.Fatalf("found %d of %d storage peers: %v", len(ps), want, err)
+	}
+}
+
 // secondDevice opens alice's drive afresh over her node, with an empty cache.
 func secondDevice(t *testing.T, ctx context.Context, n *node) *drive.Tree {
 	t.Helper()
 	keys, w := n.cfg.Keyring.RootFolder()
 	tr, err := drive.NewTree(ctx, drive.TreeConfig{
-		Objects: n.blob, Records: netRecords{n}, Cache: memstore.NewKV(),
+		Objects: n.blob, Records: n.records, Cache: memstore.NewKV(),
 		Root: w.ID(), RootKeys: keys, RootWriter: &w,
 	})
 	if err != nil {
