@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/drive"
 )
 
 // apiError is an error as it crosses the socket.
@@ -35,8 +36,11 @@ type apiError struct {
 func toAPIError(err error) *apiError {
 	ae := &apiError{Kind: uint8(storage.KindOf(err)), Message: err.Error()}
 	var h hinted
-	if errors.As(err, &h) {
+	switch {
+	case errors.As(err, &h):
 		ae.Hint = h.hint
+	case errors.Is(err, drive.ErrNotOpen):
+		ae.Hint = "the daemon is still looking for its storage peers; try again in a moment"
 	}
 	return ae
 }
@@ -180,7 +184,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeErr(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch storage.KindOf(err) {
-	case storage.Invalid, storage.Exist:
+	case storage.Invalid, storage.Exist, storage.IsDir, storage.NotDir, storage.NotEmpty:
 		status = http.StatusBadRequest
 	case storage.NotExist:
 		status = http.StatusNotFound

@@ -31,7 +31,7 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	switch storage.KindOf(err) {
-	case storage.Invalid:
+	case storage.Invalid, storage.IsDir, storage.NotDir, storage.NotEmpty:
 		return exitUsage
 	case storage.NotExist:
 		return exitNotFound

@@ -148,7 +148,9 @@ func runDaemon(c *cli.Context, e *env) error {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		n.tree.openWhenReady(ctx, n, logf)
+		if n.drive.WaitOpen(ctx) != nil {
+			return
+		}
 		resumed, dropped, err := n.drive.Resume(ctx, logf)
 		if err != nil && ctx.Err() == nil {
 			logf("resuming journaled uploads: %v", err)
@@ -160,6 +162,9 @@ func runDaemon(c *cli.Context, e *env) error {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		if n.drive.WaitOpen(ctx) != nil {
+			return
+		}
 		t := time.NewTicker(inboxPoll)
 		defer t.Stop()
 		for {
@@ -167,11 +172,7 @@ func runDaemon(c *cli.Context, e *env) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				tr := n.tree.ready()
-				if tr == nil {
-					continue
-				}
-				if k, err := tr.Receive(ctx); err != nil && ctx.Err() == nil {
+				if k, err := n.drive.Receive(ctx); err != nil && ctx.Err() == nil {
 					logf("inbox: %v", err)
 				} else if k > 0 {
 					logf("inbox: %d new shares under /shared", k)
@@ -194,10 +195,8 @@ func runDaemon(c *cli.Context, e *env) error {
 					n.db.GC() // reclaim value-log space of deleted fragments
 				}
 				if i%republishMinutes == 0 {
-					if tr := n.tree.ready(); tr != nil {
-						k, err := tr.Republish(ctx)
-						logf("republished %d folder records (%v)", k, err)
-					}
+					k, err := n.drive.Republish(ctx)
+					logf("republished %d folder records (%v)", k, err)
 				}
 			}
 		}
@@ -271,12 +270,8 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/share", d.handleShare)
 	mux.HandleFunc("POST /v1/unshare", d.handleUnshare)
 	mux.HandleFunc("GET /v1/shares", d.handleShares)
-	mux.HandleFunc("GET /v1/shares/received", d.handleShareList(func(t *drive.Tree, r *http.Request) ([]drive.ShareInfo, error) {
-		return t.Received(r.Context())
-	}))
-	mux.HandleFunc("GET /v1/shares/pending", d.handleShareList(func(t *drive.Tree, r *http.Request) ([]drive.ShareInfo, error) {
-		return t.Pending(r.Context())
-	}))
+	mux.HandleFunc("GET /v1/shares/received", d.handleShareList(d.n.drive.Received))
+	mux.HandleFunc("GET /v1/shares/pending", d.handleShareList(d.n.drive.PendingShares))
 	mux.HandleFunc("POST /v1/shares/accept", d.handleAccept)
 	mux.HandleFunc("POST /v1/shares/decline", d.handleDecline)
 	return mux
@@ -565,7 +560,7 @@ func (d *daemon) handleLs(w http.ResponseWriter, r *http.Request) {
 	} else {
 		es, err := d.n.drive.List(r.Context(), p)
 		if err != nil {
-			if storage.KindOf(err) == storage.Invalid {
+			if storage.KindOf(err) == storage.NotDir {
 				// ls of a file lists the file.
 				if st, serr := d.n.drive.Stat(r.Context(), p); serr == nil && !st.IsDir {
 					writeJSON(w, 200, []entryJSON{entryOf(st)})

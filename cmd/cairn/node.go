@@ -57,7 +57,6 @@ type node struct {
 	ptrSvc  *pointer.Service
 	ptr     *pointer.Client
 	records *records.Client
-	tree    *lazyTree
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger
@@ -143,19 +142,36 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	rootKeys, rootWriter := cfg.Keyring.RootFolder()
 	boxPriv, _ := cfg.Keyring.BoxKey()
 	sign := cfg.Keyring.SigningKey()
-	n.tree = newLazyTree(drive.TreeConfig{
-		Objects: n.blob, Records: n.records, Cache: n.db.KV("tree"),
-		Root: rootWriter.ID(), RootKeys: rootKeys, RootWriter: &rootWriter,
-		Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: inbox{n.records.Inbox(sign)}},
-		Logf:    cfg.Logf,
-	}, nil)
-	n.drive = drive.New(n.tree, n.blob, n.db.KV("journal"), meta)
+	// The drive opens its tree once enough storage peers are known (or
+	// cfg.WaitPeers has passed), so that a fresh daemon does not take an
+	// unreachable root for a missing one.
+	need := n.blob.Config().K + n.blob.Config().M
+	n.drive, err = drive.Open(ctx, drive.Config{
+		Tree: drive.TreeConfig{
+			Objects: n.blob, Records: n.records, Cache: n.db.KV("tree"),
+			Root: rootWriter.ID(), RootKeys: rootKeys, RootWriter: &rootWriter,
+			Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: inbox{n.records.Inbox(sign)}},
+			Logf:    cfg.Logf,
+		},
+		Journal: n.db.KV("journal"), MetaKey: meta,
+		Wait: func(ctx context.Context) error {
+			_, err := n.net.WaitPeers(ctx, fragmentProtocol, need, cfg.WaitPeers)
+			return err
+		},
+		Logf: cfg.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
 // Close stops everything, in reverse order of starting.
 func (n *node) Close() {
 	n.closeOnce.Do(func() {
+		if n.drive != nil {
+			n.drive.Close()
+		}
 		if n.records != nil {
 			n.records.Close()
 		}

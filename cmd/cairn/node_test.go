@@ -219,7 +219,9 @@ func TestRecordAttacks(t *testing.T) {
 	// Alice, and a second device of hers with an empty cache, still see
 	// the current tree: the forged record fails its signature, the old one
 	// loses to the DHT's current one and to what the device has seen.
-	for _, tr := range []drive.Namespace{alice.tree, secondDevice(t, ctx, alice)} {
+	for _, tr := range []interface {
+		Stat(context.Context, string) (drive.Entry, error)
+	}{alice.drive, secondDevice(t, ctx, alice)} {
 		if _, err := tr.Stat(ctx, "/second.txt"); err != nil {
 			t.Fatalf("after the attack: %v", err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -46,11 +47,6 @@ type unshareReq struct {
 	Link string `json:"link,omitempty"`
 }
 
-// tree returns the opened Cryptree namespace, for sharing.
-func (d *daemon) treeFor(r *http.Request) (*drive.Tree, error) {
-	return d.n.tree.get(r.Context())
-}
-
 func (d *daemon) handleShare(w http.ResponseWriter, r *http.Request) {
 	var req shareReq
 	if err := decodeBody(r, &req); err != nil {
@@ -62,13 +58,8 @@ func (d *daemon) handleShare(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	t, err := d.treeFor(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
 	if req.Link {
-		link, err := t.Link(r.Context(), p)
+		link, err := d.n.drive.Link(r.Context(), p)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -80,7 +71,7 @@ func (d *daemon) handleShare(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, storage.E("share", storage.Invalid, errors.New("say whom to share with (--with USER_ID) or ask for a link (--link)")))
 		return
 	}
-	if err := t.Share(r.Context(), p, req.With, req.Write); err != nil {
+	if err := d.n.drive.Share(r.Context(), p, req.With, req.Write); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -102,12 +93,7 @@ func (d *daemon) handleUnshare(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, storage.E("unshare", storage.Invalid, errors.New("give exactly one of --from USER_ID or --link LINK")))
 		return
 	}
-	t, err := d.treeFor(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	if err := t.Unshare(r.Context(), p, req.From, req.Link); err != nil {
+	if err := d.n.drive.Unshare(r.Context(), p, req.From, req.Link); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -115,12 +101,7 @@ func (d *daemon) handleUnshare(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *daemon) handleShares(w http.ResponseWriter, r *http.Request) {
-	t, err := d.treeFor(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	gs, err := t.Shares(r.Context())
+	gs, err := d.n.drive.Shares(r.Context())
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -146,14 +127,9 @@ func shareInfosJSON(in []drive.ShareInfo) []shareInfoJSON {
 }
 
 // handleShareList serves GET /v1/shares/received and /v1/shares/pending.
-func (d *daemon) handleShareList(list func(*drive.Tree, *http.Request) ([]drive.ShareInfo, error)) http.HandlerFunc {
+func (d *daemon) handleShareList(list func(context.Context) ([]drive.ShareInfo, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		t, err := d.treeFor(r)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		ss, err := list(t, r)
+		ss, err := list(r.Context())
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -175,12 +151,7 @@ func (d *daemon) handleAccept(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	t, err := d.treeFor(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	names, err := t.Accept(r.Context(), req.Names, req.From)
+	names, err := d.n.drive.Accept(r.Context(), req.Names, req.From)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -198,12 +169,7 @@ func (d *daemon) handleDecline(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	t, err := d.treeFor(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	n, err := t.Decline(r.Context(), req.Names, req.From)
+	n, err := d.n.drive.Decline(r.Context(), req.Names, req.From)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cairn-storage/cairn/storage/blob"
-	"github.com/cairn-storage/cairn/storage/memstore"
 )
 
 // BenchmarkPut compares a Drive Put (journal records, commit) with the
@@ -40,10 +39,10 @@ func BenchmarkPut(b *testing.B) {
 }
 
 // BenchmarkNamespace measures Stat of a file four folders deep and List
-// of a folder of 1,000 files.
+// of a folder of 1,000 files, in a Tree over in-memory peers and records.
 func BenchmarkNamespace(b *testing.B) {
 	ctx := context.Background()
-	ns := NewFlat(memstore.NewKV(), testKey)
+	ns := newTreeEnv(b).tree
 	for i := 0; i < 1000; i++ {
 		if _, err := ns.Commit(ctx, fmt.Sprintf("/a/b/c/d/f%04d", i), inline("some bytes"), time.Time{}); err != nil {
 			b.Fatal(err)

@@ -102,33 +102,33 @@ func (v *CapView) Stat(ctx context.Context, p string) (Entry, error) {
 	return v.t.fileEntry(ctx, "/", &meta.Versions[len(meta.Versions)-1])
 }
 
-// List returns the children of folder dir. storage.Invalid for a file
+// List returns the children of folder dir. storage.NotDir for a file
 // share. Errors as for Tree.List.
 func (v *CapView) List(ctx context.Context, dir string) ([]Entry, error) {
 	if !v.IsDir() {
-		return nil, storage.Ef("list", storage.Invalid, dir, errors.New("a file share is not a folder"))
+		return nil, storage.Ef("list", storage.NotDir, dir, errors.New("a file share is not a folder"))
 	}
 	return v.t.List(ctx, dir)
 }
 
-// Walk calls fn for everything below dir, as Tree.Walk. storage.Invalid
+// Walk calls fn for everything below dir, as Tree.Walk. storage.NotDir
 // for a file share.
 func (v *CapView) Walk(ctx context.Context, dir string, fn func(Entry) error) error {
 	if !v.IsDir() {
-		return storage.Ef("walk", storage.Invalid, dir, errors.New("a file share is not a folder"))
+		return storage.Ef("walk", storage.NotDir, dir, errors.New("a file share is not a folder"))
 	}
 	return v.t.Walk(ctx, dir, fn)
 }
 
 // Open returns a random-access reader for file p and its entry.
-// storage.Invalid for a folder. The Reader's fetches are bounded by ctx.
+// storage.IsDir for a folder. The Reader's fetches are bounded by ctx.
 func (v *CapView) Open(ctx context.Context, p string) (*blob.Reader, Entry, error) {
 	e, err := v.Stat(ctx, p)
 	if err != nil {
 		return nil, Entry{}, err
 	}
 	if e.IsDir {
-		return nil, Entry{}, storage.Ef("open", storage.Invalid, e.Path, errors.New("is a folder"))
+		return nil, Entry{}, storage.Ef("open", storage.IsDir, e.Path, errors.New("is a folder"))
 	}
 	return v.objects.Open(ctx, e.Manifest), e, nil
 }

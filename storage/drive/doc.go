@@ -1,19 +1,16 @@
-// Package drive is a user's drive: the namespace of files and folders,
-// the upload journal, and Drive, the façade the daemon and the FUSE drive
-// call (Put, Open, Stat, List, Walk, Mkdir, Remove, Rename, Pending,
-// Resume, Usage).
+// Package drive is a user's drive: Drive, the one façade the daemon's API,
+// the FUSE drive and the web page call (files and folders, versions,
+// sharing and receiving, republishing, usage, the upload journal) and the
+// Cryptree namespace behind it.
 //
 // It owns:
 //
-//   - Namespace, the interface callers use for names, and Flat, its
-//     implementation in the node's local KV until the Cryptree folder
-//     nodes replace it. Flat keeps one record per file or folder under a
-//     key made of the parent folder's random id and a keyed hash of the
-//     name, so the KV holds no names in its keys and, since every value is
-//     sealed with the user's metadata key (cryptree.SealRecord, ad = the
-//     KV key), none in its values either; a file's record holds its whole
-//     manifest (which holds chunk keys).
-//   - Tree, the Cryptree Namespace (tree.go, tree_ops.go): every folder
+//   - Drive and its lifetime (open.go): Open returns at once and opens
+//     the Tree lazily, once the network can answer for the root folder
+//     (Config.Wait, injected: drive does not know the network), retrying
+//     with backoff; until then every call is storage.Unavailable with
+//     ErrNotOpen in its chain. Close stops the background opener.
+//   - Tree, the Cryptree namespace (tree.go, tree_ops.go): every folder
 //     a sealed cryptree node named by a signed, sequence-numbered record
 //     (published through Records, the DHT and storage peers in the
 //     daemon), its body inline in the record or a small object
@@ -21,8 +18,7 @@
 //     versions (the first and the last KeepVersions kept; Versions,
 //     Version); Remove moves into TrashDir. A local cache keeps the latest
 //     record seen per folder, so a rolled-back or forged record is refused
-//     (storage.Corrupt). Drive.Versions and Drive.OpenVersion (versions.go)
-//     use it when the namespace is Versioned.
+//     (storage.Corrupt).
 //   - Sharing (share.go, shared.go, share_lists.go, capview.go): Share
 //     and Link hand over a cryptree.Capability (sealed to an Inbox, or as
 //     a cairn:// link), Unshare re-keys the subtree under new identities
@@ -39,12 +35,15 @@
 //   - Clean, the rules for drive paths (absolute, no NUL, components of at
 //     most MaxName bytes, at most MaxPath bytes in all).
 //
-// Crash safety, the KV key layout and record formats are described in
-// docs/DESIGN.md ("The drive") and in record.go.
+// Crash safety, the journal's KV key layout and record formats are
+// described in docs/DESIGN.md ("The drive") and in record.go.
 //
-// Errors are *storage.Error with a Kind: Invalid (bad path, wrong kind of
-// entry), NotExist, Exist, CannotDecrypt (a record sealed under another
-// key), Corrupt (a record that opens but does not parse), and the kinds of
+// Errors are *storage.Error with a Kind: Invalid (bad path or argument),
+// NotExist, Exist, IsDir (a file was expected), NotDir (a folder was
+// expected, or a path goes through a file), NotEmpty (removing a folder
+// with children without recursion), Permission (read-only shares),
+// CannotDecrypt (a record sealed under another key), Corrupt (a record
+// that opens but does not parse, a rollback, a forgery), and the kinds of
 // the KV and of storage/blob (Unavailable, Canceled, IO).
 //
 // Everything here is safe for concurrent use. Entries and manifests

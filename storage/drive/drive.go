@@ -15,16 +15,34 @@ import (
 	"github.com/cairn-storage/cairn/storage/blob"
 )
 
-// Drive is one user's drive: a Namespace for names, a blob.Client for
-// bytes, and an upload journal so that an upload interrupted by a crash
-// resumes without sending again what already landed. It is what the
-// daemon and the FUSE drive call. Safe for concurrent use.
+// Drive is one user's drive, the one thing callers (the daemon's API, the
+// FUSE drive, the web page) hold: files and folders (Put, Open, Stat,
+// List, Walk, Mkdir, Remove, Rename, versions), sharing and receiving
+// (Share, Unshare, Link, Shares, Receive, Received, PendingShares,
+// Accept, Decline), upkeep (Republish, Usage) and the upload journal
+// (Pending, Resume). Names live in a Tree, opened lazily (Open); bytes go
+// through the Tree's blob.Client; the journal lets an upload interrupted
+// by a crash resume without sending again what already landed.
+//
+// Paths are cleaned with Clean (a bad one is storage.Invalid). Errors are
+// *storage.Error with a Kind a filesystem can map: NotExist, Exist,
+// IsDir (a file was expected: Open, Put or Versions of a folder),
+// NotDir (a folder was expected: List or Walk of a file, a path through
+// a file when creating), NotEmpty (Remove of a folder with children,
+// without recursive), Permission (a read-only share, /shared itself),
+// Invalid (a bad path or argument, the root, /.cairn), Unavailable (the
+// network, or the Tree not open yet: ErrNotOpen), and the kinds of the
+// record and object layers (Corrupt, CannotDecrypt, Canceled, IO).
+//
+// Safe for concurrent use. Entries and manifests returned belong to the
+// caller; nothing passed in is retained.
 type Drive struct {
-	ns  Namespace
-	bc  *blob.Client
-	kv  storage.KV // the journal
-	key cryptree.Key
-	tag [8]byte // journal key prefix for this user
+	cfg  Config
+	open opener
+	bc   *blob.Client
+	kv   storage.KV // the journal
+	key  cryptree.Key
+	tag  [8]byte // journal key prefix for this user
 
 	mu      sync.Mutex
 	running map[string]bool // upload ids claimed by a Put or Resume now
@@ -33,12 +51,11 @@ type Drive struct {
 	left   map[string][]string // path → ids of crash leftovers (nil: not scanned yet)
 }
 
-// New returns the drive of the user whose metadata key is key. Journal
-// records are sealed under key and kept in journal (which may be the same
-// KV as the namespace's: prefixes differ).
-func New(ns Namespace, bc *blob.Client, journal storage.KV, key cryptree.Key) *Drive {
-	d := &Drive{ns: ns, bc: bc, kv: journal, key: key, running: map[string]bool{}}
-	t := subkey(key, "journal")
+func newDrive(cfg Config) *Drive {
+	d := &Drive{cfg: cfg, bc: cfg.Tree.Objects, kv: cfg.Journal, key: cfg.MetaKey, running: map[string]bool{}}
+	d.open.cfg = cfg.Tree
+	d.open.ready = make(chan struct{})
+	t := subkey(cfg.MetaKey, "journal")
 	copy(d.tag[:], t[:])
 	return d
 }
@@ -66,9 +83,10 @@ type PutOptions struct {
 // deleted. On an error the journal entry is deleted as well (the caller
 // saw the failure): only a crash leaves one behind, for Resume.
 //
-// Errors: storage.Invalid for a bad path, a folder at p or a bad Source;
+// Errors: storage.Invalid for a bad path, the root or a bad Source;
+// storage.IsDir for a folder at p, storage.NotDir if a parent is a file;
 // storage.IO when Source cannot be examined; blob's errors (Unavailable,
-// Canceled, ...) and the namespace's (Invalid if a parent is a file).
+// Canceled, ...) and the Tree's (Permission in a read-only share).
 func (d *Drive) Put(ctx context.Context, p string, r io.Reader, o PutOptions) (Entry, error) {
 	const op = "put"
 	p, err := clean(op, p)
@@ -138,14 +156,18 @@ func (d *Drive) Put(ctx context.Context, p string, r io.Reader, o PutOptions) (E
 // reuseExisting returns the chunks of the file now at p, keyed by id.
 func (d *Drive) reuseExisting(ctx context.Context, p string) (map[[32]byte]blob.Chunk, error) {
 	reuse := map[[32]byte]blob.Chunk{}
-	e, err := d.ns.Stat(ctx, p)
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := t.Stat(ctx, p)
 	switch {
 	case errors.Is(err, storage.NotExist):
 		return reuse, nil
 	case err != nil:
 		return nil, err
 	case e.IsDir:
-		return nil, storage.Ef("put", storage.Invalid, p, errors.New("is a folder"))
+		return nil, storage.Ef("put", storage.IsDir, p, errors.New("is a folder"))
 	}
 	for _, c := range e.Manifest.Chunks {
 		reuse[c.ID] = c
@@ -177,53 +199,103 @@ func (d *Drive) upload(ctx context.Context, id string, j journal, r io.Reader, r
 		return Entry{}, storage.Ef("put", storage.Invalid, j.path,
 			fmt.Errorf("source changed while reading: %d bytes, expected %d", m.Size, want))
 	}
-	return d.ns.Commit(ctx, j.path, m, j.mtime)
+	t, err := d.tree(ctx)
+	if err != nil {
+		return Entry{}, err
+	}
+	return t.Commit(ctx, j.path, m, j.mtime)
 }
 
 // Open returns a random-access reader for file p and its entry.
-// storage.NotExist if missing, storage.Invalid for a folder. The Reader's
+// storage.NotExist if missing, storage.IsDir for a folder. The Reader's
 // fetches are bounded by ctx.
 func (d *Drive) Open(ctx context.Context, p string) (*blob.Reader, Entry, error) {
-	e, err := d.ns.Stat(ctx, p)
+	e, err := d.Stat(ctx, p)
 	if err != nil {
 		return nil, Entry{}, err
 	}
 	if e.IsDir {
-		return nil, Entry{}, storage.Ef("open", storage.Invalid, e.Path, errors.New("is a folder"))
+		return nil, Entry{}, storage.Ef("open", storage.IsDir, e.Path, errors.New("is a folder"))
 	}
 	return d.bc.Open(ctx, e.Manifest), e, nil
 }
 
-// Stat is Namespace.Stat.
-func (d *Drive) Stat(ctx context.Context, p string) (Entry, error) { return d.ns.Stat(ctx, p) }
+// Stat returns the entry at p, a file's with the Manifest of its current
+// version; storage.NotExist if it is missing or a parent is a file.
+func (d *Drive) Stat(ctx context.Context, p string) (Entry, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return Entry{}, err
+	}
+	return t.Stat(ctx, p)
+}
 
-// List is Namespace.List.
-func (d *Drive) List(ctx context.Context, dir string) ([]Entry, error) { return d.ns.List(ctx, dir) }
+// List returns the direct children of folder dir sorted by name, without
+// Manifests (Tree.List). storage.NotExist if dir is missing,
+// storage.NotDir if it is a file.
+func (d *Drive) List(ctx context.Context, dir string) ([]Entry, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.List(ctx, dir)
+}
 
-// Walk is Namespace.Walk.
+// Walk calls fn for every entry below dir (dir itself excluded), depth
+// first, each folder's children in name order, files with their
+// Manifest. If fn returns fs.SkipDir for a folder, its children are
+// skipped; any other error stops the walk and is returned. Walk is not a
+// snapshot, and fn may call the Drive. Errors as for List.
 func (d *Drive) Walk(ctx context.Context, dir string, fn func(Entry) error) error {
-	return d.ns.Walk(ctx, dir, fn)
+	t, err := d.tree(ctx)
+	if err != nil {
+		return err
+	}
+	return t.Walk(ctx, dir, fn)
 }
 
-// Mkdir is Namespace.Mkdir.
+// Mkdir creates folder p. storage.Exist if p exists (unless parents is
+// set and it is a folder); storage.NotExist if the parent is missing and
+// parents is not set; storage.NotDir if a parent is a file. With parents
+// set, missing ancestors are created.
 func (d *Drive) Mkdir(ctx context.Context, p string, parents bool) error {
-	return d.ns.Mkdir(ctx, p, parents)
+	t, err := d.tree(ctx)
+	if err != nil {
+		return err
+	}
+	return t.Mkdir(ctx, p, parents)
 }
 
-// Remove is Namespace.Remove. The fragments of removed files stay on their
+// Remove moves p into the trash (Tree.Remove) and returns the file
+// entries it removed, with Manifests. storage.NotExist if missing;
+// storage.NotEmpty for a folder with children without recursive;
+// storage.Invalid for "/". The fragments of removed files stay on their
 // peers (collecting them is not done yet).
 func (d *Drive) Remove(ctx context.Context, p string, recursive bool) ([]Entry, error) {
-	return d.ns.Remove(ctx, p, recursive)
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Remove(ctx, p, recursive)
 }
 
-// Rename is Namespace.Rename.
-func (d *Drive) Rename(ctx context.Context, src, dst string) error { return d.ns.Rename(ctx, src, dst) }
+// Rename moves a file or a whole folder. storage.NotExist if src or the
+// parent of dst is missing; storage.Exist if dst exists; storage.NotDir
+// if the parent of dst is a file; storage.Invalid to move "/" or a folder
+// into itself, or between the own drive and a share.
+func (d *Drive) Rename(ctx context.Context, src, dst string) error {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return err
+	}
+	return t.Rename(ctx, src, dst)
+}
 
 // Usage returns the number of files, their logical size and what they
 // take on the network after redundancy (sum of Manifest.StoredBytes). It
 // reads every manifest.
 func (d *Drive) Usage(ctx context.Context) (files int, size, stored int64, err error) {
-	err = d.ns.Walk(ctx, "/", func(e Entry) error {
+	err = d.Walk(ctx, "/", func(e Entry) error {
 		if e.IsDir {
 			return nil
 		}
@@ -235,4 +307,100 @@ func (d *Drive) Usage(ctx context.Context) (files int, size, stored int64, err e
 		return nil
 	})
 	return files, size, stored, err
+}
+
+// Republish publishes again every folder record the Tree has seen
+// (Tree.Republish) and returns how many were published. The daemon's
+// Maintenance calls it every few hours.
+func (d *Drive) Republish(ctx context.Context) (int, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return t.Republish(ctx)
+}
+
+// Share gives user toUserID access to p (Tree.Share).
+func (d *Drive) Share(ctx context.Context, p, toUserID string, write bool) error {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return err
+	}
+	return t.Share(ctx, p, toUserID, write)
+}
+
+// Link returns a read-only cairn:// link to p (Tree.Link).
+func (d *Drive) Link(ctx context.Context, p string) (string, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return "", err
+	}
+	return t.Link(ctx, p)
+}
+
+// Unshare revokes the grant of p to fromUserID, or the link (Tree.Unshare).
+func (d *Drive) Unshare(ctx context.Context, p, fromUserID, link string) error {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return err
+	}
+	return t.Unshare(ctx, p, fromUserID, link)
+}
+
+// Shares lists what this user shared (Tree.Shares).
+func (d *Drive) Shares(ctx context.Context) ([]Grant, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Shares(ctx)
+}
+
+// Receive fetches the inbox and sorts what arrived into /shared and the
+// pending list (Tree.Receive); it returns how many shares were added or
+// updated under /shared.
+func (d *Drive) Receive(ctx context.Context) (int, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return t.Receive(ctx)
+}
+
+// Received lists the shares under /shared (Tree.Received).
+func (d *Drive) Received(ctx context.Context) ([]ShareInfo, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Received(ctx)
+}
+
+// PendingShares lists the shares that wait to be accepted (Tree.Pending;
+// Drive.Pending is the upload journal's).
+func (d *Drive) PendingShares(ctx context.Context) ([]ShareInfo, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Pending(ctx)
+}
+
+// Accept moves pending shares under /shared (Tree.Accept) and returns
+// their names there.
+func (d *Drive) Accept(ctx context.Context, names []string, fromUserID string) ([]string, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.Accept(ctx, names, fromUserID)
+}
+
+// Decline drops pending shares (Tree.Decline) and returns how many.
+func (d *Drive) Decline(ctx context.Context, names []string, fromUserID string) (int, error) {
+	t, err := d.tree(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return t.Decline(ctx, names, fromUserID)
 }

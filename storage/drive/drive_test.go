@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/chunker"
+	"github.com/cairn-storage/cairn/storage/drive/drivetest"
 	"github.com/cairn-storage/cairn/storage/memstore"
 )
 
@@ -37,7 +38,6 @@ func randBytes(seed uint64, n int) []byte {
 	return b
 }
 
-// countStore counts fragment puts.
 // countStore counts fragment puts; while down is set it refuses them.
 type countStore struct {
 	*memstore.Store
@@ -50,7 +50,7 @@ func (c countStore) Put(ctx context.Context, ref storage.Ref, data []byte) error
 	}
 	c.e.puts.Add(1)
 	c.e.mu.Lock()
-	c.e.sent[ref] = true
+	c.e.sent[ref]++
 	c.e.mu.Unlock()
 	return c.Store.Put(ctx, ref, data)
 }
@@ -58,7 +58,7 @@ func (c countStore) Put(ctx context.Context, ref storage.Ref, data []byte) error
 // reset forgets what was sent so far.
 func (e *env) reset() {
 	e.mu.Lock()
-	e.sent = map[storage.Ref]bool{}
+	e.sent = map[storage.Ref]int{}
 	e.mu.Unlock()
 	e.puts.Store(0)
 }
@@ -74,7 +74,7 @@ func (e *env) checkSentOnly(t *testing.T, m *blob.Manifest, from int) {
 	for i, c := range m.Chunks {
 		n := 0
 		for _, f := range c.Frags {
-			if e.sent[f.Ref] {
+			if e.sent[f.Ref] > 0 {
 				n++
 			}
 		}
@@ -87,21 +87,40 @@ func (e *env) checkSentOnly(t *testing.T, m *blob.Manifest, from int) {
 	}
 }
 
+// chunkPuts returns how many fragment puts since the last reset were of
+// m's chunks (not of the folder bodies and manifests the Tree stores as
+// small objects).
+func (e *env) chunkPuts(m *blob.Manifest) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, c := range m.Chunks {
+		for _, f := range c.Frags {
+			n += e.sent[f.Ref]
+		}
+	}
+	return n
+}
+
 type env struct {
+	t    testing.TB
 	net  blob.Stores
 	puts atomic.Int64
 	down atomic.Bool // every peer refuses puts
 	mu   sync.Mutex
-	sent map[storage.Ref]bool // fragments put since the last reset
+	sent map[storage.Ref]int // puts per fragment since the last reset
 	bc   *blob.Client
-	ns   storage.KV // namespace KV
+	recs *drivetest.Records // the network's folder records
+	kr   *cryptree.Keyring
+	ns   storage.KV // the Tree's cache
 	jkv  storage.KV // journal KV (the real one, under any crash wrapper)
 	dir  string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{net: blob.Stores{}, ns: memstore.NewKV(), jkv: memstore.NewKV(), dir: t.TempDir(), sent: map[storage.Ref]bool{}}
+	e := &env{t: t, net: blob.Stores{}, recs: drivetest.NewRecords(), kr: cryptree.KeyringFromRoot([32]byte{9}),
+		ns: memstore.NewKV(), jkv: memstore.NewKV(), dir: t.TempDir(), sent: map[storage.Ref]int{}}
 	for i := 0; i < 16; i++ {
 		e.net[storage.PeerID(fmt.Sprintf("peer-%02d", i))] = countStore{memstore.New(), e}
 	}
@@ -114,13 +133,24 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// drive returns a Drive over the env's stores, with the journal in jkv
-// (nil: the env's own).
+// drive opens the env's Drive afresh (a restarted daemon: a new Tree over
+// the same cache and records), with the journal in jkv (nil: the env's
+// own). It is closed when the test ends.
 func (e *env) drive(jkv storage.KV) *Drive {
 	if jkv == nil {
 		jkv = e.jkv
 	}
-	return New(NewFlat(e.ns, testKey), e.bc, jkv, testKey)
+	keys, w := e.kr.RootFolder()
+	d, err := Open(context.Background(), Config{
+		Tree: TreeConfig{Objects: e.bc, Records: e.recs, Cache: e.ns,
+			Root: w.ID(), RootKeys: keys, RootWriter: &w},
+		Journal: jkv, MetaKey: e.kr.MetadataKey(),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(d.Close)
+	return d
 }
 
 func (e *env) file(t testing.TB, name string, data []byte) string {
@@ -175,15 +205,15 @@ func TestPutOpen(t *testing.T) {
 	readBack(t, d, "/files/f100", data)
 
 	_, err := d.Put(ctx, "/files", bytes.NewReader(data), PutOptions{})
-	checkKind(t, "put over a folder", err, storage.Invalid)
+	checkKind(t, "put over a folder", err, storage.IsDir)
 	_, err = d.Put(ctx, "/files/f0/x", bytes.NewReader(data), PutOptions{})
-	checkKind(t, "put below a file", err, storage.Invalid)
+	checkKind(t, "put below a file", err, storage.NotDir)
 	_, err = d.Put(ctx, "/", bytes.NewReader(data), PutOptions{})
 	checkKind(t, "put to root", err, storage.Invalid)
 	_, err = d.Put(ctx, "/y", bytes.NewReader(data), PutOptions{Source: "relative"})
 	checkKind(t, "relative source", err, storage.Invalid)
 	_, _, err = d.Open(ctx, "/files")
-	checkKind(t, "open a folder", err, storage.Invalid)
+	checkKind(t, "open a folder", err, storage.IsDir)
 	_, _, err = d.Open(ctx, "/nope")
 	checkKind(t, "open missing", err, storage.NotExist)
 	if ps, err := d.Pending(ctx); err != nil || len(ps) != 0 {
@@ -215,19 +245,19 @@ func TestReputReuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	chunks := len(ent.Manifest.Chunks)
-	if got := e.puts.Load(); got != int64(chunks*(testK+testM)) {
+	if got := e.chunkPuts(ent.Manifest); got != chunks*(testK+testM) {
 		t.Fatalf("first put: %d fragment puts for %d chunks", got, chunks)
 	}
 	// Edit a few bytes in the middle and insert some.
 	edited := append([]byte(nil), data[:500<<10]...)
 	edited = append(edited, []byte("an edit")...)
 	edited = append(edited, data[500<<10+3:]...)
-	e.puts.Store(0)
+	e.reset()
 	ent2, err := d.Put(ctx, "/big", bytes.NewReader(edited), PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := e.puts.Load() / (testK + testM)
+	sent := e.chunkPuts(ent2.Manifest) / (testK + testM)
 	t.Logf("%d chunks; re-put of an edited file sent %d", len(ent2.Manifest.Chunks), sent)
 	if sent < 1 || sent > 3 {
 		t.Fatalf("re-put sent %d chunks, want 1..3", sent)

@@ -195,7 +195,7 @@ func TestHostileGranteeCycleRevoke(t *testing.T) {
 	if _, err := a.tree.Remove(ctx, TrashDir, true); err != nil {
 		t.Fatalf("emptying the trash: %v", err)
 	}
-	d := New(a.tree, e.objects, memstore.NewKV(), testKey)
+	d := driveOver(a.tree)
 	if files, _, _, err := d.Usage(ctx); err != nil || files != 3 {
 		t.Fatalf("usage: %d files, %v", files, err)
 	}

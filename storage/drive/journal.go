@@ -331,7 +331,7 @@ func (d *Drive) resume(ctx context.Context, u *upload, logf func(string, ...any)
 		return drop("no source file to resume from")
 	}
 	// Committed just before the crash?
-	if e, err := d.ns.Stat(ctx, j.path); err == nil && !e.IsDir && e.Mtime.Equal(j.mtime) && e.Size == j.srcSize {
+	if e, err := d.Stat(ctx, j.path); err == nil && !e.IsDir && e.Mtime.Equal(j.mtime) && e.Size == j.srcSize {
 		if err := d.dropJournal(ctx, u.id); err != nil {
 			return resumeNone, err
 		}
@@ -352,7 +352,7 @@ func (d *Drive) resume(ctx context.Context, u *upload, logf func(string, ...any)
 	defer f.Close()
 	reuse, err := d.reuseExisting(ctx, j.path)
 	if err != nil {
-		if errors.Is(err, storage.Invalid) {
+		if errors.Is(err, storage.IsDir) || errors.Is(err, storage.NotDir) || errors.Is(err, storage.Invalid) {
 			return drop(err.Error())
 		}
 		return resumeNone, err

@@ -109,3 +109,20 @@ func cleanMove(op, src, dst string) (string, string, error) {
 	}
 	return src, dst, nil
 }
+
+// clean is Clean for operation op.
+func clean(op string, p string) (string, error) {
+	c, err := Clean(p)
+	if err != nil {
+		return "", storage.E(op, storage.Invalid, err)
+	}
+	return c, nil
+}
+
+// wrap names op and p in err, keeping its kind; nil stays nil.
+func wrap(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return storage.Ef(op, storage.Other, p, err)
+}

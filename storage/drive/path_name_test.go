@@ -38,3 +38,46 @@ func TestCleanNameQuoted(t *testing.T) {
 		t.Fatalf("Clean = %v, want an error without the raw escape", err)
 	}
 }
+
+func TestClean(t *testing.T) {
+	long := strings.Repeat("x", MaxName)
+	for _, tc := range []struct {
+		in, want string // want "" means Invalid
+	}{
+		{"/", "/"},
+		{"/a", "/a"},
+		{"/a/", "/a"},
+		{"//a//b/", "/a/b"},
+		{"/a/./b", "/a/b"},
+		{"/a/../b", "/b"},
+		{"/..", "/"},
+		{"/../../a", "/a"},
+		{"/" + long, "/" + long},
+		{"/" + long + "y", ""},
+		{"/" + strings.Repeat("a/", MaxPath/2-1) + "a", "/" + strings.Repeat("a/", MaxPath/2-1) + "a"},
+		{"/" + strings.Repeat("a/", MaxPath/2) + "a", ""},
+		{"", ""},
+		{"a", ""},
+		{"./a", ""},
+		{"/a\x00b", ""},
+		{"/sp ace/ünïcode", "/sp ace/ünïcode"},
+		{"/sp ace/ünï\\code", ""}, // no '\' in names (cryptree.ValidName)
+	} {
+		got, err := Clean(tc.in)
+		if tc.want == "" {
+			if !errors.Is(err, storage.Invalid) {
+				t.Errorf("Clean(%.40q) = %q, %v; want Invalid", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Clean(%.40q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if n := (Entry{Path: "/a/b.txt"}).Name(); n != "b.txt" {
+		t.Errorf("Name = %q", n)
+	}
+	if n := (Entry{Path: "/"}).Name(); n != "/" {
+		t.Errorf("root Name = %q", n)
+	}
+}

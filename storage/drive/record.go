@@ -15,23 +15,17 @@ import (
 	"github.com/cairn-storage/cairn/storage/blob"
 )
 
-// KV key layout (docs/DESIGN.md, "The drive"). No key holds a name: names
-// are hashed under a key derived from the user's metadata key, and folders
-// are named by random ids.
+// Journal KV key layout (docs/DESIGN.md, "The drive"). No key holds a
+// path: the tag is derived from the user's metadata key, so several users
+// can share one KV.
 //
-//	drive/c/ ‖ folder id[16] ‖ HMAC(names key, name)[:16]  → sealed entry record
-//	drive/i/ ‖ root id[16]                                 → sealed rename intent
 //	drive/j/ ‖ journal tag[8] ‖ upload id(16 hex) ‖ "/h"   → sealed journal header
 //	drive/j/ ‖ journal tag[8] ‖ upload id(16 hex) ‖ "/c/" ‖ index(8, big endian) → sealed one-chunk manifest
 //
 // Every value is cryptree.SealRecord(metadata key, plaintext, ad = the KV key).
-const (
-	prefixChild   = "drive/c/"
-	prefixIntent  = "drive/i/"
-	prefixJournal = "drive/j/"
-)
-
-type folderID [16]byte
+// (The keys drive/c/ and drive/i/ held the flat namespace's entries and
+// rename intents before the Cryptree tree replaced it.)
+const prefixJournal = "drive/j/"
 
 // subkey derives a 32-byte value for one purpose from the metadata key
 // (HMAC-SHA256 as a PRF with a label).
@@ -83,29 +77,12 @@ var errRecord = errors.New("malformed record")
 
 // Record encodings. Integers are varints (signed) or uvarints.
 //
-//	entry:   "CDE" 0x01 | name | kind (0 file, 1 folder) | size | mtime
-//	         folder: id[16]    file: manifest (blob.Manifest.MarshalBinary)
-//	intent:  "CDI" 0x01 | src folder id[16] | src name | dst folder id[16] | dst name
 //	journal: "CDJ" 0x01 | path | source | source size | source mtime | mtime | started
 //	chunk:   a blob manifest with exactly one chunk and nothing inline
 //
 // Strings and the manifest are uvarint length ‖ bytes; a time is
 // varint unix seconds ‖ uvarint nanoseconds (< 1e9).
-const (
-	magicEntry   = "CDE\x01"
-	magicIntent  = "CDI\x01"
-	magicJournal = "CDJ\x01"
-)
-
-// entryRec is the stored form of one child of a folder.
-type entryRec struct {
-	name     string
-	dir      bool
-	size     int64
-	mtime    time.Time
-	id       folderID // folders
-	manifest []byte   // files: the encoded manifest
-}
+const magicJournal = "CDJ\x01"
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -131,23 +108,6 @@ func appendTime(b []byte, t time.Time) []byte {
 	t = clampTime(t)
 	b = binary.AppendVarint(b, t.Unix())
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
-}
-
-func encodeEntry(e entryRec) []byte {
-	b := make([]byte, 0, 64+len(e.name)+len(e.manifest))
-	b = append(b, magicEntry...)
-	b = appendString(b, e.name)
-	if e.dir {
-		b = append(b, 1)
-		b = binary.AppendUvarint(b, 0)
-		b = appendTime(b, e.mtime)
-		return append(b, e.id[:]...)
-	}
-	b = append(b, 0)
-	b = binary.AppendUvarint(b, uint64(e.size))
-	b = appendTime(b, e.mtime)
-	b = binary.AppendUvarint(b, uint64(len(e.manifest)))
-	return append(b, e.manifest...)
 }
 
 // decoder reads a record strictly: every read checks what is left.
@@ -236,11 +196,6 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(nsec))
 }
 
-func (d *decoder) id() (id folderID) {
-	copy(id[:], d.bytes(16))
-	return id
-}
-
 func (d *decoder) name() string {
 	s := d.string(MaxName)
 	if d.err == nil {
@@ -256,74 +211,6 @@ func (d *decoder) done() error {
 		d.fail(fmt.Sprintf("%d trailing bytes", d.r.Len()))
 	}
 	return d.err
-}
-
-// decodeEntry decodes an entry record. The manifest bytes are checked for
-// length only; parseManifest parses them.
-func decodeEntry(b []byte) (entryRec, error) {
-	d := newDecoder(b, magicEntry)
-	var e entryRec
-	e.name = d.name()
-	switch d.byte() {
-	case 0:
-		e.size = int64(d.uint(1 << 62))
-		e.mtime = d.time()
-		e.manifest = d.bytes(d.uint(blob.MaxManifest))
-	case 1:
-		e.dir = true
-		if d.uint(0) != 0 {
-			d.fail("folder with a size")
-		}
-		e.mtime = d.time()
-		e.id = d.id()
-	default:
-		d.fail("unknown kind")
-	}
-	if err := d.done(); err != nil {
-		return entryRec{}, err
-	}
-	return e, nil
-}
-
-// parseManifest parses a file entry's manifest and checks it against the
-// entry's size.
-func (e entryRec) parseManifest() (*blob.Manifest, error) {
-	m, err := blob.ParseManifest(e.manifest)
-	if err != nil {
-		return nil, err
-	}
-	if m.Size != e.size {
-		return nil, storage.E("parse entry", storage.Corrupt, fmt.Errorf("%w: size %d, manifest says %d", errRecord, e.size, m.Size))
-	}
-	return m, nil
-}
-
-// intent is a rename in progress: the child srcName of src becomes dstName
-// of dst.
-type intent struct {
-	src, dst         folderID
-	srcName, dstName string
-}
-
-func encodeIntent(in intent) []byte {
-	b := append([]byte(nil), magicIntent...)
-	b = append(b, in.src[:]...)
-	b = appendString(b, in.srcName)
-	b = append(b, in.dst[:]...)
-	return appendString(b, in.dstName)
-}
-
-func decodeIntent(b []byte) (intent, error) {
-	d := newDecoder(b, magicIntent)
-	var in intent
-	in.src = d.id()
-	in.srcName = d.name()
-	in.dst = d.id()
-	in.dstName = d.name()
-	if err := d.done(); err != nil {
-		return intent{}, err
-	}
-	return in, nil
 }
 
 // journal is the header of one upload in the journal.

@@ -599,7 +599,7 @@ func TestShareLink(t *testing.T) {
 	e := newShareEnv(t)
 	a := e.alice
 	data := randBytes(7, 100<<10)
-	d := New(a.tree, e.objects, memstore.NewKV(), testKey)
+	d := driveOver(a.tree)
 	if _, err := d.Put(ctx, "/pics/big.bin", bytes.NewReader(data), PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +648,7 @@ func TestShareLink(t *testing.T) {
 	_, err = v.Stat(ctx, "/../other")
 	checkKind(t, "escape the link", err, storage.NotExist)
 	_, _, err = v.Open(ctx, "/sub")
-	checkKind(t, "open a folder", err, storage.Invalid)
+	checkKind(t, "open a folder", err, storage.IsDir)
 	// A tampered link.
 	bad := []byte(link)
 	if bad[20] == 'a' {
@@ -674,7 +674,7 @@ func TestShareLink(t *testing.T) {
 		t.Fatalf("file link: %+v, %v", st, err)
 	}
 	_, err = fv.List(ctx, "/")
-	checkKind(t, "list a file link", err, storage.Invalid)
+	checkKind(t, "list a file link", err, storage.NotDir)
 	// Unshare the folder link: it fails on the re-keyed folder.
 	if err := a.tree.Unshare(ctx, "/pics", "", strings.ToUpper(link)); err != nil {
 		t.Fatal(err)
@@ -803,4 +803,60 @@ func BenchmarkShare(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Sharing and receiving through the Drive façade, as the daemon's API
+// and the FUSE drive call them.
+func TestDriveSharing(t *testing.T) {
+	ctx := context.Background()
+	e := newShareEnv(t)
+	alice, bob := driveOver(e.alice.tree), driveOver(e.bob.tree)
+	for _, p := range []string{"/docs/a", "/pics/b"} {
+		if _, err := alice.Put(ctx, p, strings.NewReader("content of "+p), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"/docs", "/pics"} {
+		if err := alice.Share(ctx, p, e.bob.id, false); err != nil {
+			t.Fatalf("share %s: %v", p, err)
+		}
+	}
+	link, err := alice.Link(ctx, "/docs")
+	if err != nil || !strings.HasPrefix(link, "cairn://") {
+		t.Fatalf("link: %q, %v", link, err)
+	}
+	if gs, err := alice.Shares(ctx); err != nil || len(gs) != 3 {
+		t.Fatalf("shares: %+v, %v", gs, err)
+	}
+	if n, err := bob.Receive(ctx); err != nil || n != 0 {
+		t.Fatalf("receive from a stranger: %d, %v", n, err)
+	}
+	ps, err := bob.PendingShares(ctx)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("pending: %+v, %v", ps, err)
+	}
+	if n, err := bob.Decline(ctx, []string{ps[1].Name}, ""); err != nil || n != 1 {
+		t.Fatalf("decline: %d, %v", n, err)
+	}
+	got, err := bob.Accept(ctx, []string{ps[0].Name}, "")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("accept: %v, %v", got, err)
+	}
+	if rs, err := bob.Received(ctx); err != nil || len(rs) != 1 || rs[0].Name != got[0] {
+		t.Fatalf("received: %+v, %v", rs, err)
+	}
+	if ps, err := bob.PendingShares(ctx); err != nil || len(ps) != 0 {
+		t.Fatalf("pending after: %+v, %v", ps, err)
+	}
+	f := "/docs/a"
+	if ps[0].Name != "docs" {
+		f = "/pics/b"
+	}
+	readBack(t, bob, SharedDir+"/"+got[0]+"/"+baseOf(f), []byte("content of "+f))
+	if err := alice.Unshare(ctx, "/docs", "", link); err != nil {
+		t.Fatalf("unshare the link: %v", err)
+	}
+	if n, err := alice.Republish(ctx); err != nil || n == 0 {
+		t.Fatalf("republish: %d, %v", n, err)
+	}
 }

@@ -56,7 +56,7 @@ type TreeConfig struct {
 	Sharing *Sharing
 }
 
-// Tree is the Cryptree Namespace: every folder a sealed Cryptree node
+// Tree is the Cryptree namespace behind a Drive: every folder a sealed Cryptree node
 // (cryptree.SealFolder) whose current version is named by a signed,
 // sequence-numbered record (cryptree.Record) kept by Records; each file an
 // entry of its folder with its versions. Its Value is the sealed body
@@ -94,8 +94,6 @@ type Tree struct {
 	// no /.cairn, no writes.
 	view bool
 }
-
-var _ Namespace = (*Tree)(nil)
 
 // Tree limits and names.
 const (
@@ -548,7 +546,7 @@ func (n *node) hasLabel(l [16]byte) bool {
 }
 
 // dir returns folder p: storage.NotExist if a component is missing,
-// storage.Invalid if one is a file.
+// storage.NotDir if one is a file.
 func (o *op) dir(ctx context.Context, p string) (*node, error) {
 	cur, err := o.root(ctx)
 	if err != nil {
@@ -563,7 +561,7 @@ func (o *op) dir(ctx context.Context, p string) (*node, error) {
 		sub := "/" + strings.Join(parts[:i+1], "/")
 		switch {
 		case f != nil:
-			return nil, storage.Ef("lookup", storage.Invalid, sub, errors.New("not a folder"))
+			return nil, storage.Ef("lookup", storage.NotDir, sub, errors.New("not a folder"))
 		case d == nil:
 			return nil, storage.Ef("lookup", storage.NotExist, sub, nil)
 		}
@@ -579,7 +577,7 @@ func (o *op) dir(ctx context.Context, p string) (*node, error) {
 // storage.NotExist.
 func (o *op) lookup(ctx context.Context, p string) (*node, *cryptree.DirEntry, *cryptree.FileEntry, error) {
 	parent, err := o.dir(ctx, parentOf(p))
-	if errors.Is(err, storage.Invalid) {
+	if errors.Is(err, storage.NotDir) || errors.Is(err, storage.Invalid) {
 		err = storage.Ef("lookup", storage.NotExist, p, err)
 	}
 	if err != nil {

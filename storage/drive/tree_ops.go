@@ -247,7 +247,7 @@ func (t *Tree) Mkdir(ctx context.Context, p string, parents bool) error {
 }
 
 // mkdirAll makes sure folder p exists, creating what is missing.
-// storage.Invalid if a component is a file.
+// storage.NotDir if a component is a file.
 func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, error) {
 	cur, err := o.root(ctx)
 	if err != nil {
@@ -262,7 +262,7 @@ func (o *op) mkdirAll(ctx context.Context, p string, now time.Time) (*node, erro
 		switch {
 		case f != nil:
 			sub := "/" + strings.Join(parts[:i+1], "/")
-			return nil, storage.Ef("mkdir", storage.Invalid, sub, errors.New("a file is in the way"))
+			return nil, storage.Ef("mkdir", storage.NotDir, sub, errors.New("a file is in the way"))
 		case d != nil:
 			cur, err = o.child(ctx, cur, d)
 		default:
@@ -384,7 +384,7 @@ func (o *op) stage(ctx context.Context, p string, m *blob.Manifest, mtime time.T
 	case err != nil:
 		return Entry{}, nil, storage.Ef(op, storage.Other, p, err)
 	case d != nil:
-		return Entry{}, nil, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+		return Entry{}, nil, storage.Ef(op, storage.IsDir, p, errors.New("is a folder"))
 	case parent.shared:
 		return Entry{}, nil, storage.Ef(op, storage.Permission, p, errSharedDir)
 	case parent.w == nil:
@@ -466,10 +466,10 @@ func treeOf(p string) string {
 
 // Remove moves p into TrashDir (created on demand; the name gets
 // "~<unix seconds>" if the trash has one like it) and returns the file
-// entries that left p, with Manifests, as Flat does: they still exist in
-// the trash. Removing something inside TrashDir, or TrashDir itself,
-// deletes it for good. Errors as for Namespace.Remove; storage.Invalid if
-// a file named TrashDir is in the way.
+// entries that left p, with Manifests: they still exist in the trash.
+// Removing something inside TrashDir, or TrashDir itself, deletes it for
+// good. Errors as for Drive.Remove; storage.NotDir if a file named
+// TrashDir is in the way.
 //
 // Inside a received share (/shared/<name>/...) the trash is the share's
 // own /shared/<name>/.trash (its owner sees it); removing /shared/<name>
@@ -510,7 +510,7 @@ func (t *Tree) Remove(ctx context.Context, p string, recursive bool) ([]Entry, e
 			return nil, storage.Ef(op, storage.Other, p, err)
 		}
 		if len(c.f.Dirs)+len(c.f.Files) > 0 && !recursive {
-			return nil, storage.Ef(op, storage.Invalid, p, errors.New("folder not empty"))
+			return nil, storage.Ef(op, storage.NotEmpty, p, errors.New("folder not empty"))
 		}
 		err = t.walk(ctx, c, p, true, func(e Entry) error {
 			if !e.IsDir {
@@ -693,7 +693,7 @@ type VersionInfo struct {
 }
 
 // Versions lists the kept versions of file p, oldest first (the last is
-// current). storage.NotExist if missing, storage.Invalid for a folder.
+// current). storage.NotExist if missing, storage.IsDir for a folder.
 func (t *Tree) Versions(ctx context.Context, p string) ([]VersionInfo, error) {
 	const op = "versions"
 	f, p, err := t.file(ctx, op, p)
@@ -730,14 +730,14 @@ func (t *Tree) file(ctx context.Context, op, p string) (*cryptree.FileEntry, str
 		return nil, p, err
 	}
 	if p == "/" {
-		return nil, p, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+		return nil, p, storage.Ef(op, storage.IsDir, p, errors.New("is a folder"))
 	}
 	_, d, f, err := t.newOp().lookup(ctx, p)
 	switch {
 	case err != nil:
 		return nil, p, storage.Ef(op, storage.Other, p, err)
 	case d != nil:
-		return nil, p, storage.Ef(op, storage.Invalid, p, errors.New("is a folder"))
+		return nil, p, storage.Ef(op, storage.IsDir, p, errors.New("is a folder"))
 	case f == nil:
 		return nil, p, storage.Ef(op, storage.NotExist, p, nil)
 	}

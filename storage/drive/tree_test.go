@@ -122,7 +122,7 @@ func TestTreeVersions(t *testing.T) {
 	_, err = tr.Version(ctx, "/docs/f.txt", 13)
 	checkKind(t, "future version", err, storage.NotExist)
 	_, err = tr.Versions(ctx, "/docs")
-	checkKind(t, "versions of a folder", err, storage.Invalid)
+	checkKind(t, "versions of a folder", err, storage.IsDir)
 	_, err = tr.Versions(ctx, "/docs/nope")
 	checkKind(t, "versions of nothing", err, storage.NotExist)
 	if st, err := tr.Stat(ctx, "/docs/f.txt"); err != nil || string(st.Manifest.Inline) != "version 12" {
@@ -136,8 +136,8 @@ func TestTreeVersions(t *testing.T) {
 		t.Fatalf("versions after rename: %d, %v", len(vs), err)
 	}
 
-	// Through Drive, and Drive's fallback for Flat.
-	d := New(tr, e.objects, memstore.NewKV(), testKey)
+	// Through Drive.
+	d := driveOver(tr)
 	if vs, err := d.Versions(ctx, "/g.txt"); err != nil || len(vs) != 11 {
 		t.Fatalf("drive versions: %d, %v", len(vs), err)
 	}
@@ -149,18 +149,6 @@ func TestTreeVersions(t *testing.T) {
 	if _, err := r.ReadAt(buf, 0); err != nil || string(buf) != "version 4" {
 		t.Fatalf("read version: %q, %v", buf, err)
 	}
-	fd := New(NewFlat(memstore.NewKV(), testKey), e.objects, memstore.NewKV(), testKey)
-	if _, err := fd.ns.Commit(ctx, "/x", inline("x"), time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	if vs, err := fd.Versions(ctx, "/x"); err != nil || len(vs) != 1 || vs[0].N != 1 {
-		t.Fatalf("flat versions: %+v, %v", vs, err)
-	}
-	if _, _, err := fd.OpenVersion(ctx, "/x", 1); err != nil {
-		t.Fatalf("flat version 1: %v", err)
-	}
-	_, _, err = fd.OpenVersion(ctx, "/x", 2)
-	checkKind(t, "flat version 2", err, storage.NotExist)
 }
 
 func TestTreeTrash(t *testing.T) {
@@ -188,7 +176,7 @@ func TestTreeTrash(t *testing.T) {
 	}
 	second := ls[1].Path
 	_, err = tr.Remove(ctx, "/a", false)
-	checkKind(t, "remove a non-empty folder", err, storage.Invalid)
+	checkKind(t, "remove a non-empty folder", err, storage.NotEmpty)
 	rm, err = tr.Remove(ctx, "/a", true)
 	if err != nil || len(rm) != 1 || rm[0].Path != "/a/b/g.txt" {
 		t.Fatalf("remove -r: %+v, %v", rm, err)
@@ -226,7 +214,7 @@ func TestTreeTrash(t *testing.T) {
 }
 
 // walkTrash lists the whole tree, trash included.
-func walkTrash(t *testing.T, ns Namespace) string {
+func walkTrash(t *testing.T, ns walkable) string {
 	t.Helper()
 	var b []string
 	err := ns.Walk(context.Background(), "/", func(e Entry) error {
@@ -384,7 +372,7 @@ func TestTreeRollbackAndForgery(t *testing.T) {
 func TestTreeNoPlaintext(t *testing.T) {
 	ctx := context.Background()
 	e := newTreeEnv(t)
-	d := New(e.tree, e.objects, memstore.NewKV(), testKey)
+	d := driveOver(e.tree)
 	secrets := map[string][]byte{
 		"/Holiday Photos/passwords.txt": []byte("hunter2-is-my-secret-password"),
 		"/Holiday Photos/diary.md":      bytes.Repeat([]byte("dear diary, secretcontent "), 8000),
