@@ -1,7 +1,8 @@
 // Package drive is a user's drive: Drive, the one façade the daemon's API,
 // the FUSE drive and the web page call (files and folders, versions,
-// sharing and receiving, republishing, usage, the upload journal) and the
-// Cryptree namespace behind it.
+// sharing and receiving, republishing, usage, the upload journal), the
+// Cryptree namespace behind it, and Maintenance, the drive's background
+// work.
 //
 // It owns:
 //
@@ -10,6 +11,10 @@
 //     (Config.Wait, injected: drive does not know the network), retrying
 //     with backoff; until then every call is storage.Unavailable with
 //     ErrNotOpen in its chain. Close stops the background opener.
+//   - Maintenance (maintenance.go): the loops the daemon runs over its
+//     Drive once the Tree is open (resume the journal, poll the inbox,
+//     republish folder records), made with NewMaintenance(ctx, ...) and
+//     stopped by Close, which waits for them.
 //   - Tree, the Cryptree namespace (tree.go, tree_ops.go): every folder
 //     a sealed cryptree node named by a signed, sequence-numbered record
 //     (published through Records, the DHT and storage peers in the
