@@ -2,11 +2,13 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -512,4 +514,52 @@ func FuzzLocation(f *testing.F) {
 			t.Fatalf("decodeLocation(%x) = %+v, which encodes as %x", b, l, l.encode())
 		}
 	})
+}
+
+// The Collector runs GC at its interval (a segment of deleted fragments
+// disappears without anyone calling GC) and stops on Close.
+func TestCollector(t *testing.T) {
+	dir := t.TempDir()
+	db := openTiny(t, dir)
+	f, ctx := db.Fragments(), t.Context()
+	refs, _ := putMany(t, f, 300, 30, 20000) // 3 segments; the last active
+	for _, ref := range refs {
+		if l := locationOf(t, db, ref); l.seg == 1 {
+			if err := f.Delete(ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := NewCollector(ctx, db, 2*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nos, _ := segmentFiles(t, dir)
+		if len(nos) > 0 && nos[0] != 1 && c.runs.Load() >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment 1 still there after %d collector runs: %v", c.runs.Load(), nos)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	n := c.runs.Load()
+	time.Sleep(30 * time.Millisecond)
+	if m := c.runs.Load(); m != n {
+		t.Fatalf("%d GCs after Close", m-n)
+	}
+	c.Close() // again: a no-op
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The end of its context stops it too.
+	cctx, cancel := context.WithCancel(context.Background())
+	c = NewCollector(cctx, db, time.Millisecond)
+	cancel()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the collector outlived its context")
+	}
 }
