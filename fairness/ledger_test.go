@@ -7,29 +7,31 @@ import (
 )
 
 func TestLedgerGrace(t *testing.T) {
+	ctx := t.Context()
 	l := NewLedger(100)
-	if err := l.Admit("a", 60); err != nil {
+	if err := l.Admit(ctx, "a", 60); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Admit("a", 41); !errors.Is(err, ErrQuota) {
+	if err := l.Admit(ctx, "a", 41); !errors.Is(err, ErrQuota) {
 		t.Fatalf("over grace: %v, want ErrQuota", err)
 	}
-	if err := l.Admit("b", 100); err != nil {
+	if err := l.Admit(ctx, "b", 100); err != nil {
 		t.Fatalf("other counterpart has its own grace: %v", err)
 	}
-	l.Release("a", 30)
-	if err := l.Admit("a", 70); err != nil {
+	l.Release(ctx, "a", 30)
+	if err := l.Admit(ctx, "a", 70); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	if h := l.Held("a"); h != 100 {
 		t.Fatalf("held %d", h)
 	}
-	if err := l.Admit("a", -1); err == nil {
+	if err := l.Admit(ctx, "a", -1); err == nil {
 		t.Fatal("negative size admitted")
 	}
 }
 
 func TestLedgerEarned(t *testing.T) {
+	ctx := t.Context()
 	l := NewLedger(10)
 	l.Earned = func(c string) int64 {
 		if c == "good" {
@@ -37,15 +39,16 @@ func TestLedgerEarned(t *testing.T) {
 		}
 		return 0
 	}
-	if err := l.Admit("good", 500); err != nil {
+	if err := l.Admit(ctx, "good", 500); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Admit("new", 11); !errors.Is(err, ErrQuota) {
+	if err := l.Admit(ctx, "new", 11); !errors.Is(err, ErrQuota) {
 		t.Fatalf("%v", err)
 	}
 }
 
 func TestLedgerConcurrent(t *testing.T) {
+	ctx := t.Context()
 	l := NewLedger(1000)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -54,7 +57,7 @@ func TestLedgerConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if l.Admit("x", 30) == nil {
+			if l.Admit(ctx, "x", 30) == nil {
 				mu.Lock()
 				ok++
 				mu.Unlock()

@@ -110,17 +110,32 @@ type Ranker interface {
 }
 
 // Admitter is the admission decision a storage peer makes before it keeps
-// a fragment for someone else. The quota trade (package fairness) plugs in
-// here. Admit returns nil to accept, or an error of Kind Quota to refuse.
+// something for someone else, and the account of what it admitted. The
+// quota trade (package fairness) plugs in here.
+//
+// owner names whom the bytes are kept for, as the calling service
+// defines it (not the transport peer that happens to send them: see
+// network/fragment and network/pointer), and a Release names the same
+// owner as the Admit it undoes. Methods are safe for concurrent use.
 type Admitter interface {
-	Admit(ctx context.Context, from PeerID, size int64) error
+	// Admit returns nil to accept size more bytes for owner, which it
+	// then counts, or an error of Kind Quota to refuse (nothing counted).
+	Admit(ctx context.Context, owner string, size int64) error
+	// Release gives back size bytes admitted for owner earlier: deleted,
+	// expired, replaced by fewer, or never stored (a failed put). The
+	// bytes are released even when it returns an error (the account
+	// could not be saved); callers log it.
+	Release(ctx context.Context, owner string, size int64) error
 }
 
-// AdmitAll is an Admitter that accepts everything.
+// AdmitAll is an Admitter that accepts everything and counts nothing.
 type AdmitAll struct{}
 
 // Admit accepts.
-func (AdmitAll) Admit(context.Context, PeerID, int64) error { return nil }
+func (AdmitAll) Admit(context.Context, string, int64) error { return nil }
+
+// Release does nothing.
+func (AdmitAll) Release(context.Context, string, int64) error { return nil }
 
 // Progress counts work done. The core reports through it; only cmd/cairn
 // draws it. Implementations must be safe for concurrent use.

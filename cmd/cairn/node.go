@@ -93,7 +93,9 @@ func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.ledger = fairness.NewLedger(cfg.Grace)
+	if n.ledger, err = fairness.OpenLedger(ctx, cfg.Grace, n.db.KV("ledger")); err != nil {
+		return nil, storage.E("open the quota ledger", storage.IO, err)
+	}
 	frags := n.db.Fragments()
 	var served storage.FragmentStore = frags
 	if cfg.WrapStore != nil {
@@ -197,15 +199,21 @@ func (n *node) Close() {
 // admitter adapts the fairness ledger to storage.Admitter.
 type admitter struct{ l *fairness.Ledger }
 
-func (a admitter) Admit(_ context.Context, from storage.PeerID, size int64) error {
-	if err := a.l.Admit(string(from), size); err != nil {
-		kind := storage.Invalid
+func (a admitter) Admit(ctx context.Context, owner string, size int64) error {
+	if err := a.l.Admit(ctx, owner, size); err != nil {
+		kind := storage.KindOf(err) // the KV's, if it could not save
 		if errors.Is(err, fairness.ErrQuota) {
 			kind = storage.Quota
+		} else if kind == storage.Other {
+			kind = storage.Invalid
 		}
 		return storage.E("admit", kind, err)
 	}
 	return nil
+}
+
+func (a admitter) Release(ctx context.Context, owner string, size int64) error {
+	return a.l.Release(ctx, owner, size)
 }
 
 // peerNet is the storage.Network of a node: the peers its libp2p node

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,12 +32,19 @@ type ServiceConfig struct {
 	Store storage.FragmentStore
 	// Owners records which owners asked to keep each ref, under the keys
 	// "fragment/owner/" + ref (32 bytes) + owner public key (32 bytes),
-	// value the Unix time it was recorded (8 bytes, big-endian). A DELETE
-	// drops the fragment once its last owner is gone. Nil: no owner is
-	// ever recorded, so every DELETE of a held ref is refused.
+	// value the Unix time it was recorded and the bytes charged to the
+	// owner for it (8 bytes each, big-endian; older records have the time
+	// alone). A DELETE drops the fragment once its last owner is gone.
+	// Nil: no owner is ever recorded, so every DELETE of a held ref is
+	// refused, and only a PUT of a ref not held is charged.
 	Owners storage.KV
-	// Admit decides per remote peer and size whether to take a PUT (the
-	// quota trade plugs in here). Nil means storage.AdmitAll{}.
+	// Admit decides per owner and size whether to take a PUT (the quota
+	// trade plugs in here), and is given back what it admitted. The
+	// owner is OwnerName of the PUT's owner key, whichever peer sends it;
+	// each owner is charged a fragment's length once for as long as it is
+	// recorded as an owner of it: a PUT of a fragment it keeps already is
+	// not charged, a failed PUT is given back, its DELETE releases it.
+	// Nil means storage.AdmitAll{}.
 	Admit storage.Admitter
 	// Capacity is the number of bytes offered to others. A PUT that would
 	// take the bytes held past it is refused with Quota; 0 refuses all.
@@ -226,6 +234,60 @@ func ownerKey(ref storage.Ref, owner *[ownerSize]byte) []byte {
 	return append(ownerPrefix(ref), owner[:]...)
 }
 
+// OwnerName is the name the service gives the admitter for the user
+// whose Ed25519 public key is owner: what it keeps is charged to that
+// user, whichever peer sends it.
+func OwnerName(owner []byte) string { return "fragment-owner:" + hex.EncodeToString(owner) }
+
+// An owner record's value: when it was recorded (Unix seconds, 8) and the
+// bytes charged to the owner for it (8); records written before the
+// charge was kept have the time alone, and charged nothing that lasts.
+const ownerRecordSize = 16
+
+func ownerRecord(when time.Time, charged int64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, ownerRecordSize), uint64(when.Unix()))
+	return binary.BigEndian.AppendUint64(b, uint64(charged))
+}
+
+// chargedIn is what an owner record says was charged (0 if it does not).
+func chargedIn(v []byte) int64 {
+	if len(v) != ownerRecordSize {
+		return 0
+	}
+	return max(int64(binary.BigEndian.Uint64(v[8:])), 0)
+}
+
+// ownerRecorded tells whether owner is recorded for ref.
+func (s *Service) ownerRecorded(ctx context.Context, ref storage.Ref, owner *[ownerSize]byte) (bool, error) {
+	if s.cfg.Owners == nil {
+		return false, nil
+	}
+	_, err := s.cfg.Owners.Get(ctx, ownerKey(ref, owner))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, storage.NotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+// release gives size bytes back to owner's account; the request's ctx may
+// be done by then (a failed PUT), the account must still be right.
+func (s *Service) release(ctx context.Context, owner string, size int64) {
+	if size <= 0 {
+		return
+	}
+	if err := s.cfg.Admit.Release(context.WithoutCancel(ctx), owner, size); err != nil {
+		s.cfg.Logf("fragment service: releasing %d bytes of %s: %v", size, owner, err)
+	}
+}
+
+// put keeps a fragment for its owner. The owner is charged the fragment's
+// length once per fragment it keeps here: a PUT of a fragment the owner
+// is recorded for already charges nothing, and a PUT that fails (refused,
+// body not matching, store failure, stream gone) gives back what it was
+// charged.
 func (s *Service) put(x *proto.Exchange, req *request) error {
 	const op = "put"
 	ctx := x.Ctx
@@ -234,7 +296,12 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 	if err != nil {
 		return err
 	}
-	if !held {
+	claimed := false // the owner keeps this ref here already
+	if held {
+		if claimed, err = s.ownerRecorded(ctx, req.Ref, &req.Owner); err != nil {
+			return err
+		}
+	} else {
 		pending := s.pending.Add(n)
 		defer s.pending.Add(-n)
 		if s.used()+pending > s.cfg.Capacity {
@@ -242,22 +309,27 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 			return storage.E(op, storage.Quota, fmt.Errorf("%d bytes offered, %d held", s.cfg.Capacity, s.used()))
 		}
 	}
-	from := storage.PeerID(x.S.Conn().RemotePeer().String())
-	if err := s.cfg.Admit.Admit(ctx, from, n); err != nil {
-		s.cfg.Logf("fragment service: refused %d bytes from %s: %v", n, from.Short(), err)
-		if storage.KindOf(err) == storage.Other {
-			return storage.E(op, storage.Quota, err)
+	owner := OwnerName(req.Owner[:])
+	var charged int64 // given back unless an owner record keeps it
+	if !claimed && (!held || s.cfg.Owners != nil) {
+		if err := s.cfg.Admit.Admit(ctx, owner, n); err != nil {
+			s.cfg.Logf("fragment service: refused %d bytes for %s from %s: %v", n, owner, x.From.Short(), err)
+			if storage.KindOf(err) == storage.Other {
+				return storage.E(op, storage.Quota, err)
+			}
+			return err
 		}
-		return err
+		charged = n
 	}
+	defer func() { s.release(ctx, owner, charged) }()
 	if err := x.S.Scope().ReserveMemory(int(n), network.ReservationPriorityAlways); err != nil {
 		return storage.E(op, storage.Unavailable, errors.New("busy: no memory for the fragment"))
 	}
 	defer x.S.Scope().ReleaseMemory(int(n))
 	x.Extend(s.cfg.Deadlines.body(int(n)))
 	// A body of up to bodyStep goes into a recycled buffer; a longer one
-	// is allocated as it arrives (proto.ReadBody), so that a peer that declares
-	// 16 MiB and sends nothing costs little (PROTOCOL.md).
+	// is allocated as it arrives (proto.ReadBody), so that a peer that
+	// declares 16 MiB and sends nothing costs little (PROTOCOL.md).
 	var data []byte
 	if n <= bodyStep {
 		buf := s.bodies.get(int(n))
@@ -277,10 +349,18 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 	mu := s.lock(req.Ref)
 	mu.Lock()
 	defer mu.Unlock()
+	// Read again under the lock: a PUT of the same ref by the same owner
+	// may have recorded it meanwhile, and then this one is not charged.
+	recorded := false
 	if s.cfg.Owners != nil {
-		when := binary.BigEndian.AppendUint64(nil, uint64(s.cfg.Now().Unix()))
-		if err := s.cfg.Owners.Set(ctx, ownerKey(req.Ref, &req.Owner), when); err != nil {
+		key := ownerKey(req.Ref, &req.Owner)
+		if recorded, err = s.ownerRecorded(ctx, req.Ref, &req.Owner); err != nil {
 			return err
+		}
+		if !recorded {
+			if err := s.cfg.Owners.Set(ctx, key, ownerRecord(s.cfg.Now(), charged)); err != nil {
+				return err
+			}
 		}
 	}
 	// data was verified above: a store that can skip its own check does.
@@ -290,10 +370,16 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 		err = s.cfg.Store.Put(ctx, req.Ref, data)
 	}
 	if err != nil {
+		if s.cfg.Owners != nil && !recorded {
+			_ = s.cfg.Owners.Delete(context.WithoutCancel(ctx), ownerKey(req.Ref, &req.Owner))
+		}
 		return err
 	}
 	if !held {
 		s.stored.Add(n)
+	}
+	if !recorded {
+		charged = 0 // the owner record keeps it, a DELETE releases it
 	}
 	return nil
 }
@@ -316,13 +402,14 @@ func (s *Service) delete(x *proto.Exchange, req *request) error {
 	recorded := false
 	if s.cfg.Owners != nil {
 		key := ownerKey(req.Ref, &req.Owner)
-		_, err := s.cfg.Owners.Get(ctx, key)
+		v, err := s.cfg.Owners.Get(ctx, key)
 		switch {
 		case err == nil:
 			recorded = true
 			if err := s.cfg.Owners.Delete(ctx, key); err != nil {
 				return err
 			}
+			s.release(ctx, OwnerName(req.Owner[:]), chargedIn(v))
 		case !errors.Is(err, storage.NotExist):
 			return err
 		}

@@ -294,11 +294,13 @@ func TestDeleteReplay(t *testing.T) {
 	wantKind(t, "delete with a skewed clock", e2.remote().Delete(ctx, ref), storage.Invalid)
 }
 
-type admitFunc func(ctx context.Context, from storage.PeerID, size int64) error
+type admitFunc func(ctx context.Context, owner string, size int64) error
 
-func (f admitFunc) Admit(ctx context.Context, from storage.PeerID, size int64) error {
-	return f(ctx, from, size)
+func (f admitFunc) Admit(ctx context.Context, owner string, size int64) error {
+	return f(ctx, owner, size)
 }
+
+func (f admitFunc) Release(context.Context, string, int64) error { return nil }
 
 func TestQuota(t *testing.T) {
 	ctx := t.Context()
@@ -325,11 +327,11 @@ func TestQuota(t *testing.T) {
 		name  string
 		admit admitFunc
 	}{
-		{"quota error", func(_ context.Context, from storage.PeerID, size int64) error {
+		{"quota error", func(_ context.Context, from string, size int64) error {
 			asked.Store(fmt.Sprintf("%s %d", from, size))
 			return storage.E("admit", storage.Quota, errors.New("you have not earned it"))
 		}},
-		{"plain error", func(context.Context, storage.PeerID, int64) error { return errors.New("no") }},
+		{"plain error", func(context.Context, string, int64) error { return errors.New("no") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,7 +340,7 @@ func TestQuota(t *testing.T) {
 			if e.store.Len() != 0 {
 				t.Fatal("refused fragment stored")
 			}
-			if got, want := asked.Load(), fmt.Sprintf("%s %d", e.hosts[1].ID(), 6000); tc.name == "quota error" && got != want {
+			if got, want := asked.Load(), fmt.Sprintf("%s %d", OwnerName(alice.Public().(ed25519.PublicKey)), 6000); tc.name == "quota error" && got != want {
 				t.Fatalf("admitter asked %v, want %v", got, want)
 			}
 		})

@@ -358,6 +358,7 @@ func (s *Service) dropRecordIfExpired(ctx context.Context, key string, now time.
 	}
 	if held {
 		s.use.releaseRecord(recordCost(key, len(v)))
+		s.release(ctx, recordOwner(key), recordCost(key, len(v)))
 	}
 	return held, s.cfg.KV.Delete(ctx, recTimeKey(key))
 }
@@ -386,6 +387,7 @@ func (s *Service) dropMessageIf(ctx context.Context, inbox, id *[32]byte, drop f
 		return false, err
 	}
 	s.use.releaseMessage(e.sender, e.cost())
+	s.release(ctx, senderOwner(e.sender), e.cost())
 	return true, nil
 }
 

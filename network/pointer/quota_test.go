@@ -183,19 +183,38 @@ func TestBudget(t *testing.T) {
 	}
 }
 
-// recorder is an Admitter that admits all and remembers the sizes.
+// recorder is an Admitter that admits all, remembers the sizes and
+// keeps an account per owner, as the ledger does.
 type recorder struct {
 	mu    sync.Mutex
 	sizes []int64
-	from  []storage.PeerID
+	from  []string
+	held  map[string]int64
 }
 
-func (r *recorder) Admit(_ context.Context, from storage.PeerID, n int64) error {
+func (r *recorder) Admit(_ context.Context, owner string, n int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sizes = append(r.sizes, n)
-	r.from = append(r.from, from)
+	r.from = append(r.from, owner)
+	if r.held == nil {
+		r.held = map[string]int64{}
+	}
+	r.held[owner] += n
 	return nil
+}
+
+func (r *recorder) Release(_ context.Context, owner string, n int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held[owner] -= n
+	return nil
+}
+
+func (r *recorder) of(owner string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[owner]
 }
 
 func (r *recorder) take() []int64 {
@@ -229,17 +248,81 @@ func TestRecordReplaceChargesDelta(t *testing.T) {
 			t.Fatalf("step %d: admitted %v, want %v", i, got, st.admit)
 		}
 		wantUsed(t, e, recordCost(key, len(st.v)))
+		if got, want := adm.of(recordOwner(key)), recordCost(key, len(st.v)); got != want {
+			t.Fatalf("step %d: the admitter holds %d for the record, the budget %d", i, got, want)
+		}
 	}
-	if got := adm.from[0]; got != storage.PeerID(e.hosts[1].ID().String()) {
-		t.Fatalf("admitted for %s, not the sender", got)
+	if got := adm.from[0]; got != recordOwner(key) {
+		t.Fatalf("admitted for %s, not the record's key", got)
 	}
-	// A message is admitted with what it counts.
+	// A message is admitted with what it counts, for its sender.
 	if _, err := c.InboxPut(ctx, p, aliceIn, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := adm.take(), messageCost(2, adm.from[0]); len(got) != 1 || got[0] != want {
-		t.Fatalf("message admitted as %v, want %d", got, want)
+	sender := storage.PeerID(e.hosts[1].ID().String())
+	if got, want := adm.take(), messageCost(2, sender); len(got) != 1 || got[0] != want || adm.from[len(adm.from)-1] != senderOwner(sender) {
+		t.Fatalf("message admitted as %v for %v, want %d for the sender", got, adm.from, want)
 	}
+}
+
+func TestAdmitterFollowsBudget(t *testing.T) {
+	adm := &recorder{}
+	ck := newClock()
+	hs := mockHosts(t, 3)
+	e := newEnv(t, hs, ServiceConfig{Admit: adm, Now: ck.Now, MessageTTL: time.Hour, RecordTTL: 2 * time.Hour})
+	ctx := t.Context()
+	e.client.Now = ck.Now
+	other := NewClient(hs[2])
+	other.Now = ck.Now
+	s1, s2 := storage.PeerID(hs[1].ID().String()), storage.PeerID(hs[2].ID().String())
+
+	id1, err := e.client.InboxPut(ctx, e.peer, aliceIn, []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.InboxPut(ctx, e.peer, aliceIn, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.InboxPut(ctx, e.peer, aliceIn, []byte("two!")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.InboxPut(ctx, e.peer, aliceIn, []byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	const key = "/toy/r"
+	rec := toyValue(signer, key, 1, "")
+	// The same record from two peers is one record, charged once.
+	if err := e.client.PutRecord(ctx, e.peer, key, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.PutRecord(ctx, e.peer, key, rec); err != nil {
+		t.Fatal(err)
+	}
+	want := func(what string, a, b, r int64) {
+		t.Helper()
+		if adm.of(senderOwner(s1)) != a || adm.of(senderOwner(s2)) != b || adm.of(recordOwner(key)) != r {
+			t.Fatalf("%s: admitter holds %d, %d, %d; want %d, %d, %d", what,
+				adm.of(senderOwner(s1)), adm.of(senderOwner(s2)), adm.of(recordOwner(key)), a, b, r)
+		}
+	}
+	want("after the puts", messageCost(3, s1)+messageCost(4, s1), messageCost(5, s2), recordCost(key, len(rec)))
+
+	if err := e.client.InboxDelete(ctx, e.peer, aliceIn, id1, alice); err != nil {
+		t.Fatal(err)
+	}
+	want("after a delete", messageCost(4, s1), messageCost(5, s2), recordCost(key, len(rec)))
+
+	ck.Add(90 * time.Minute) // messages expired, the record not yet
+	if _, err := e.srv.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after messages expired", 0, 0, recordCost(key, len(rec)))
+	ck.Add(time.Hour)
+	if _, err := e.srv.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after the record expired", 0, 0, 0)
+	wantUsed(t, e, 0)
 }
 
 func TestDeleteReleases(t *testing.T) {

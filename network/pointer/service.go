@@ -74,11 +74,13 @@ type ServiceConfig struct {
 	MessageTTL time.Duration
 	RecordTTL  time.Duration
 	SweepEvery time.Duration
-	// Admit decides per remote peer and size whether to keep a record or
-	// a message, after the service's own caps (the quota trade plugs in
-	// here; the size is the cost counted against Budget, for a replaced
-	// record what it adds); nil admits all. Nothing is released through
-	// it when an item is deleted or expires.
+	// Admit decides whether to keep a record or a message, after the
+	// service's own caps (the quota trade plugs in here), and is given
+	// back what the budget gives back: the size is the cost counted
+	// against Budget (for a replaced record what it adds; a shorter
+	// record releases the difference), and deletes, expiry and failed
+	// puts release it. Records are charged to their key, messages to
+	// their sender (recordOwner, senderOwner). Nil admits all.
 	Admit storage.Admitter
 	// Timeout bounds each request, from its first byte to the end of its
 	// answer; 0 means DefaultTimeout. Idle is how long a stream that has
@@ -245,15 +247,35 @@ func (s *Service) validator(key string) (cnet.Validator, error) {
 	return v, nil
 }
 
-func (s *Service) admit(ctx context.Context, from storage.PeerID, n int) error {
-	if err := s.cfg.Admit.Admit(ctx, from, int64(n)); err != nil {
-		s.cfg.Logf("pointer service: refused %d bytes from %s: %v", n, from.Short(), err)
+// The names the service gives the admitter: a record is kept for its
+// key (a folder's record under "/cairn-folder/…": whoever puts it, a
+// replacement, a shorter record and its expiry all count against the
+// same name), an inbox message for its sender, the peer ID of the stream
+// that put it, as the per-sender caps count it (messages are sealed and
+// unsigned: the sender is all the server knows).
+func recordOwner(key string) string            { return "pointer-record:" + key }
+func senderOwner(sender storage.PeerID) string { return "pointer-sender:" + string(sender) }
+
+func (s *Service) admit(ctx context.Context, owner string, n int64) error {
+	if err := s.cfg.Admit.Admit(ctx, owner, n); err != nil {
+		s.cfg.Logf("pointer service: refused %d bytes for %s: %v", n, owner, err)
 		if storage.KindOf(err) == storage.Other {
 			return storage.E("admit", storage.Quota, err)
 		}
 		return err
 	}
 	return nil
+}
+
+// release gives back to the admitter what it admitted for owner, also
+// once the request's ctx is done.
+func (s *Service) release(ctx context.Context, owner string, n int64) {
+	if n <= 0 {
+		return
+	}
+	if err := s.cfg.Admit.Release(context.WithoutCancel(ctx), owner, n); err != nil {
+		s.cfg.Logf("pointer service: releasing %d bytes of %s: %v", n, owner, err)
+	}
 }
 
 // putRecord keeps req.Body under req.Key if it validates and Select
@@ -314,26 +336,32 @@ func (s *Service) putRecord(ctx context.Context, from storage.PeerID, req *reque
 		s.cfg.Logf("pointer service: refused a record of %d bytes from %s: %v", len(req.Body), from.Short(), err)
 		return err
 	}
+	owner := recordOwner(req.Key)
 	if delta > 0 {
-		if err := s.admit(ctx, from, int(delta)); err != nil {
+		if err := s.admit(ctx, owner, delta); err != nil {
 			s.use.releaseRecord(delta)
 			return err
 		}
+	}
+	undo := func() {
+		s.use.releaseRecord(delta)
+		s.release(ctx, owner, delta)
 	}
 	// The time first: a crash between the two writes leaves either a
 	// fresh time on the record held, or a time without a record, which
 	// the sweep drops when it expires; never a record that cannot expire.
 	if err := s.setRecordTime(ctx, req.Key, now); err != nil {
-		s.use.releaseRecord(delta)
+		undo()
 		return err
 	}
 	if err := s.cfg.KV.Set(ctx, k, req.Body); err != nil {
-		s.use.releaseRecord(delta)
+		undo()
 		if old == nil {
 			_ = s.cfg.KV.Delete(ctx, recTimeKey(req.Key))
 		}
 		return err
 	}
+	s.release(ctx, owner, -delta) // a shorter record gives back the difference
 	return nil
 }
 
@@ -423,20 +451,25 @@ func (s *Service) inboxPut(ctx context.Context, from storage.PeerID, req *reques
 		s.cfg.Logf("pointer service: refused a message of %d bytes from %s: %v", len(req.Body), from.Short(), err)
 		return id, err
 	}
-	if err := s.admit(ctx, from, int(cost)); err != nil {
+	owner := senderOwner(e.sender)
+	if err := s.admit(ctx, owner, cost); err != nil {
 		s.use.releaseMessage(e.sender, cost)
 		return id, err
+	}
+	undo := func() {
+		s.use.releaseMessage(e.sender, cost)
+		s.release(ctx, owner, cost)
 	}
 	// The index entry first: it is what counts, at a restart too. One left
 	// without its message by a crash is found by the next put of the same
 	// message, or expires.
 	if err := s.cfg.KV.Set(ctx, idx, e.append(nil)); err != nil {
-		s.use.releaseMessage(e.sender, cost)
+		undo()
 		return id, err
 	}
 	if err := s.cfg.KV.Set(ctx, msg, req.Body); err != nil {
 		if s.cfg.KV.Delete(ctx, idx) == nil {
-			s.use.releaseMessage(e.sender, cost)
+			undo()
 		}
 		return id, err
 	}

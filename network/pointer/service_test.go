@@ -523,7 +523,8 @@ func TestCloseResetsHandlers(t *testing.T) {
 
 type refuseAll struct{}
 
-func (refuseAll) Admit(context.Context, storage.PeerID, int64) error { return errors.New("no") }
+func (refuseAll) Admit(context.Context, string, int64) error   { return errors.New("no") }
+func (refuseAll) Release(context.Context, string, int64) error { return nil }
 
 func TestAdmission(t *testing.T) {
 	e := newEnv(t, mockHosts(t, 2), ServiceConfig{Admit: refuseAll{}})
