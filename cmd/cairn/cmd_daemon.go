@@ -19,16 +19,24 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
 )
 
-// republishMinutes is how often the daemon publishes its folder records
-// again: well inside the DHT's 48-hour record lifetime.
-const republishMinutes = 4 * 60
-
-// inboxPoll is how often the daemon looks for capabilities shared with it.
-const inboxPoll = 2 * time.Second
+// How often the daemon's background loops run.
+const (
+	// inboxPoll: looking for capabilities shared with this user.
+	inboxPoll = 2 * time.Second
+	// republishEvery: publishing the folder records again, well inside
+	// the DHT's 48-hour record lifetime.
+	republishEvery = 4 * time.Hour
+	// gcEvery: reclaiming the space of deleted fragments and KV values.
+	gcEvery = 15 * time.Minute
+	// uptimeEvery: saving the online time (availability survives a crash
+	// with at most this much lost).
+	uptimeEvery = time.Minute
+)
 
 const (
 	defaultContribute = "2GiB"
@@ -143,76 +151,61 @@ func runDaemon(c *cli.Context, e *env) error {
 	for _, a := range n.net.Addrs() {
 		logf("listening on %s", a)
 	}
-	// Open the drive once peers answer, then finish uploads a crash
-	// interrupted.
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if n.drive.WaitOpen(ctx) != nil {
-			return
-		}
-		resumed, dropped, err := n.drive.Resume(ctx, logf)
-		if err != nil && ctx.Err() == nil {
-			logf("resuming journaled uploads: %v", err)
-		} else if resumed+dropped > 0 {
-			logf("journal: %d interrupted uploads resumed, %d dropped", resumed, dropped)
-		}
-	}()
-	// Poll the inbox for shares from other users.
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if n.drive.WaitOpen(ctx) != nil {
-			return
-		}
-		t := time.NewTicker(inboxPoll)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if k, err := n.drive.Receive(ctx); err != nil && ctx.Err() == nil {
-					logf("inbox: %v", err)
-				} else if k > 0 {
-					logf("inbox: %d new shares under /shared", k)
-				}
-			}
-		}
-	}()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for i := 1; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				up.save(ctx)
-				if i%15 == 0 {
-					n.db.GC() // reclaim value-log space of deleted fragments
-				}
-				if i%republishMinutes == 0 {
-					k, err := n.drive.Republish(ctx)
-					logf("republished %d folder records (%v)", k, err)
-				}
-			}
-		}
-	}()
+	// Background work: each loop is a value whose Close stops it and waits
+	// for it. The drive's loops wait for its tree to open, then resume
+	// what a crash interrupted, poll the inbox and republish the records.
+	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
+		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
+	})
+	gc := badgerstore.NewCollector(ctx, n.db, gcEvery)
+	saver := newUptimeSaver(ctx, up, uptimeEvery)
 
 	<-ctx.Done()
 	logf("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
-	d.wg.Wait()
-	up.save(context.Background())
+	maint.Close()
+	gc.Close()
+	saver.Close()
 	_ = os.Remove(sock)
 	n.Close()
 	logf("stopped")
 	return nil
+}
+
+// uptimeSaver saves the node's online time every interval, and once more
+// when closed.
+type uptimeSaver struct {
+	up     *uptime
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newUptimeSaver(ctx context.Context, up *uptime, interval time.Duration) *uptimeSaver {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &uptimeSaver{up: up, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				up.save(ctx)
+			}
+		}
+	}()
+	return s
+}
+
+// Close stops the loop, waits for it and saves a last time.
+func (s *uptimeSaver) Close() {
+	s.cancel()
+	<-s.done
+	s.up.save(context.Background())
 }
 
 // daemon serves the local API.
@@ -223,7 +216,6 @@ type daemon struct {
 	contribute int64
 	userID     string
 	logf       func(string, ...any)
-	wg         sync.WaitGroup
 	usage      usageCache
 }
 
@@ -317,7 +309,7 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	peers, _ := d.n.net.Peers(ctx, fragmentProtocol)
-	avail := d.up.fraction()
+	avail, quota := d.up.status(d.contribute)
 	writeJSON(w, 200, statusJSON{
 		PeerID:               string(d.n.net.ID()),
 		UserID:               d.userID,
@@ -329,7 +321,7 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		FileBytes:            u.size,
 		Files:                u.files,
 		UsageStale:           !fresh,
-		QuotaBytes:           int64(float64(d.contribute) * avail),
+		QuotaBytes:           quota,
 		Availability:         avail,
 		PendingUploads:       len(pending),
 		RepairQueue:          0,

@@ -241,48 +241,36 @@ func (b inbox) Fetch(ctx context.Context) ([]drive.InboxMessage, error) {
 	return out, err
 }
 
-// availability is the fraction of time since created that the node was
-// online, as recorded in its KV (updated every minute and at shutdown).
+// uptime keeps the node's fairness.Uptime: the online time before this
+// run is saved in its KV (every minute and at shutdown).
 type uptime struct {
-	kv      storage.KV
-	created time.Time
-	mu      sync.Mutex
-	online  time.Duration // before this run
-	since   time.Time     // start of this run
+	kv storage.KV
+	u  fairness.Uptime // not changed after newUptime
 }
 
 var uptimeKey = []byte("online-seconds")
 
 func newUptime(ctx context.Context, kv storage.KV, created time.Time) *uptime {
-	u := &uptime{kv: kv, created: created, since: time.Now()}
+	u := &uptime{kv: kv, u: fairness.Uptime{Created: created, Since: time.Now()}}
 	if b, err := kv.Get(ctx, uptimeKey); err == nil {
 		var secs int64
 		if _, err := fmt.Sscan(string(b), &secs); err == nil && secs > 0 {
-			u.online = time.Duration(secs) * time.Second
+			u.u.Before = time.Duration(secs) * time.Second
 		}
 	}
 	return u
 }
 
-func (u *uptime) total() time.Duration {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.online + time.Since(u.since)
-}
-
 func (u *uptime) save(ctx context.Context) {
-	secs := int64(u.total() / time.Second)
+	secs := int64(u.u.Online(time.Now()) / time.Second)
 	_ = u.kv.Set(ctx, uptimeKey, []byte(fmt.Sprint(secs)))
 }
 
-// fraction returns online time over lifetime, in [0,1].
-func (u *uptime) fraction() float64 {
-	life := time.Since(u.created)
-	if life <= time.Minute {
-		return 1
-	}
-	f := float64(u.total()) / float64(life)
-	return min(max(f, 0), 1)
+// status returns the node's availability now and the quota it earns by
+// contributing contribute bytes.
+func (u *uptime) status(contribute int64) (availability float64, quota int64) {
+	a := u.u.Availability(time.Now())
+	return a, fairness.Quota(contribute, a)
 }
 
 // daemonLogger writes timestamped lines to stderr.
