@@ -1,0 +1,78 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/cairn-storage/cairn/network/internal/proto"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// Client audits holders on behalf of one auditor key (the owner's, or a
+// delegate's). Safe for concurrent use.
+type Client struct {
+	c   *proto.Client
+	key ed25519.PrivateKey
+	now func() time.Time
+}
+
+// NewClient returns a client that signs its audits with key.
+func NewClient(h host.Host, key ed25519.PrivateKey) *Client {
+	return &Client{c: proto.NewClient(h, ProtocolID), key: key, now: time.Now}
+}
+
+// Audit asks holder p to prove that it holds fragment ref: leaves (1 to
+// MaxLeaves) leaves picked by a fresh nonce, each with its Merkle path to
+// ref, which is the fragment's root. It returns nil only when every proof
+// checks out. The error says what happened, and Failed tells an audit the
+// holder failed (it lost the fragment or answered wrong: storage.NotExist,
+// storage.Corrupt) from one that could not be made (storage.Unavailable,
+// storage.Canceled: the holder is away, which counts against its
+// availability, not its honesty; storage.Permission: this auditor may not
+// audit there).
+func (c *Client) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref, leaves int) error {
+	const op = "audit"
+	if leaves < 1 || leaves > MaxLeaves {
+		return storage.E(op, storage.Invalid, fmt.Errorf("%d leaves (1 to %d)", leaves, MaxLeaves))
+	}
+	server, err := rawID(p)
+	if err != nil {
+		return err
+	}
+	req := request{Ref: ref, Leaves: uint8(leaves), Time: c.now().Unix()}
+	if _, err := rand.Read(req.Nonce[:]); err != nil {
+		return storage.E(op, storage.IO, err)
+	}
+	req.sign(c.key, server)
+	resp, err := c.c.RoundTrip(ctx, op, p, Deadlines, req.append(nil), nil, maxBody)
+	if err != nil {
+		return err
+	}
+	if resp.Status != proto.OK {
+		return statuses.Error(op, p, &resp)
+	}
+	proofs, err := parseProofs(resp.Body, leaves)
+	if err != nil {
+		return storage.Ef(op, storage.Corrupt, p.Short(), err)
+	}
+	for j, pr := range proofs {
+		want := Indices(req.Nonce, ref, pr.Size, leaves)[j]
+		if pr.Index != want || !pr.Verify(ref) {
+			return storage.Ef(op, storage.Corrupt, p.Short(),
+				fmt.Errorf("proof %d of %d does not check out: the holder does not have the fragment's bytes", j+1, leaves))
+		}
+	}
+	return nil
+}
+
+// Failed reports whether err (from Audit) is an audit the holder failed,
+// as opposed to one that could not be made.
+func Failed(err error) bool {
+	return errors.Is(err, storage.NotExist) || errors.Is(err, storage.Corrupt)
+}
