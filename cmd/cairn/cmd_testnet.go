@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -83,77 +80,17 @@ func startPeers(ctx context.Context, dir string, n int, contribute, grace int64,
 // startPeersWith is startPeers with a config template and, optionally, a
 // function that adjusts the config of peer i (tests).
 func startPeersWith(ctx context.Context, dir string, n int, tmpl nodeConfig, adjust func(i int, c *nodeConfig)) ([]*node, error) {
-	peers := make([]*node, n)
-	start := func(i int, boot []string) error {
-		ident, err := network.NewIdentity()
-		if err != nil {
-			return err
-		}
-		home := filepath.Join(dir, fmt.Sprintf("peer-%02d", i))
-		if err := os.MkdirAll(home, 0o700); err != nil {
-			return storage.E("testnet", storage.IO, err)
-		}
+	return holder.StartCluster(ctx, dir, n, func(ctx context.Context, i int, hc holder.Config) (*node, error) {
 		cfg := tmpl
-		cfg.Home, cfg.Identity = home, ident
-		cfg.Listen, cfg.Bootstrap = []string{"/ip4/127.0.0.1/tcp/0"}, boot
+		cfg.Home, cfg.Identity, cfg.Listen, cfg.Bootstrap = hc.Dir, hc.Identity, hc.Listen, hc.Bootstrap
 		if adjust != nil {
 			adjust(i, &cfg)
 		}
-		p, err := startNode(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		peers[i] = p
-		return nil
-	}
-	if err := start(0, nil); err != nil {
-		return nil, err
-	}
-	boot := []string{bootstrapAddr(peers[0])}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	sem := make(chan struct{}, 4)
-	for i := 1; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs <- start(i, boot)
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			closePeers(peers)
-			return nil, err
-		}
-	}
-	return peers, nil
+		return startNode(ctx, cfg)
+	}, bootstrapAddr)
 }
 
-func closePeers(peers []*node) {
-	var wg sync.WaitGroup
-	for _, p := range peers {
-		if p != nil {
-			wg.Add(1)
-			go func(p *node) { defer wg.Done(); p.Close() }(p)
-		}
-	}
-	wg.Wait()
-}
+func closePeers(peers []*node) { holder.CloseAll(peers) }
 
-// bootstrapAddr picks the node's /ip4/ TCP multiaddr.
-func bootstrapAddr(n *node) string {
-	addrs := n.net.Addrs()
-	for _, a := range addrs {
-		if strings.HasPrefix(a, "/ip4/") && strings.Contains(a, "/tcp/") {
-			return a
-		}
-	}
-	if len(addrs) > 0 {
-		return addrs[0]
-	}
-	return ""
-}
+// bootstrapAddr is the node's /ip4/ TCP multiaddr.
+func bootstrapAddr(n *node) string { return n.h.Addr() }

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-storage/cairn/fairness"
 	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/network/fragment"
+	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/network/pointer"
 	"github.com/cairn-storage/cairn/network/records"
 	"github.com/cairn-storage/cairn/storage"
@@ -46,10 +47,13 @@ type nodeConfig struct {
 	WrapStore func(storage.FragmentStore) storage.FragmentStore
 }
 
-// node is the wiring of one running Cairn node: database, libp2p node,
-// fragment service and client, the data path and the drive.
+// node is the wiring of one running Cairn node: a storage peer
+// (network/holder: database, libp2p node, ledger, fragment and pointer
+// services), and on it the client side: records, fragment client, the
+// data path and the drive.
 type node struct {
 	cfg     nodeConfig
+	h       *holder.Holder
 	db      *badgerstore.DB
 	net     *network.Node
 	svc     *fragment.Service
@@ -65,63 +69,28 @@ type node struct {
 	closeOnce sync.Once
 }
 
-func startNode(ctx context.Context, cfg nodeConfig) (n *node, err error) {
+func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	n = &node{cfg: cfg, started: time.Now()}
+	n := &node{cfg: cfg, started: time.Now()} // closed below if a step fails
 	defer func() {
 		if err != nil {
 			n.Close()
 		}
 	}()
-	dir := filepath.Join(cfg.Home, dbDir)
-	n.db, err = badgerstore.Open(dir, badgerstore.Options{InMemory: cfg.InMemory})
-	if err != nil {
+	n.h, err = holder.Start(ctx, holder.Config{
+		Dir: filepath.Join(cfg.Home, dbDir), InMemory: cfg.InMemory,
+		Identity: cfg.Identity, Listen: cfg.Listen, Bootstrap: cfg.Bootstrap, MDNS: cfg.MDNS,
+		Contribute: cfg.Contribute, Grace: cfg.Grace, WrapStore: cfg.WrapStore, Logf: cfg.Logf,
+	})
+	if errors.Is(err, holder.ErrOpenDatabase) {
 		return nil, withHint(err, "is another cairn daemon using this home?")
 	}
-	n.net, err = network.New(ctx, network.Config{
-		Identity:  cfg.Identity,
-		Listen:    cfg.Listen,
-		Bootstrap: cfg.Bootstrap,
-		MDNS:      cfg.MDNS,
-		Logf:      cfg.Logf,
-		Validators: map[string]network.Validator{
-			records.Namespace: records.Validator{},
-		},
-	})
 	if err != nil {
 		return nil, err
 	}
-	if n.ledger, err = fairness.OpenLedger(ctx, cfg.Grace, n.db.KV("ledger")); err != nil {
-		return nil, storage.E("open the quota ledger", storage.IO, err)
-	}
-	frags := n.db.Fragments()
-	var served storage.FragmentStore = frags
-	if cfg.WrapStore != nil {
-		served = cfg.WrapStore(frags)
-	}
-	n.svc = fragment.NewService(n.net.Host(), fragment.ServiceConfig{
-		Store:    served,
-		Owners:   n.db.KV("owners"),
-		Admit:    admitter{n.ledger},
-		Capacity: cfg.Contribute,
-		Used:     frags.Bytes,
-		Logf:     cfg.Logf,
-	})
-	// Records and inbox messages kept for others: the same admission as
-	// fragments, within a budget of 1/32 of the contribution (1 to
-	// 64 MiB) and the service's per-sender caps and expiry.
-	n.ptrSvc, err = pointer.NewService(n.net.Host(), pointer.ServiceConfig{
-		KV:         n.db.KV("pointers"),
-		Validators: map[string]network.Validator{records.Namespace: records.Validator{}},
-		Admit:      admitter{n.ledger},
-		Budget:     min(max(cfg.Contribute/32, 1<<20), pointer.DefaultBudget),
-		Logf:       cfg.Logf,
-	})
-	if err != nil {
-		return nil, err
-	}
+	n.db, n.net, n.ledger, n.svc, n.ptrSvc = n.h.DB, n.h.Net, n.h.Ledger, n.h.Fragments, n.h.Pointers
 	n.ptr = pointer.NewClient(n.net.Host())
 	n.records, err = records.New(ctx, records.Config{Node: n.net, Pointer: n.ptr, Logf: cfg.Logf})
 	if err != nil {
@@ -177,43 +146,10 @@ func (n *node) Close() {
 		if n.records != nil {
 			n.records.Close()
 		}
-		if n.svc != nil {
-			n.svc.Close()
-		}
-		if n.ptrSvc != nil {
-			n.ptrSvc.Close()
-		}
-		if n.net != nil {
-			if err := n.net.Close(); err != nil {
-				n.cfg.Logf("closing network: %v", err)
-			}
-		}
-		if n.db != nil {
-			if err := n.db.Close(); err != nil {
-				n.cfg.Logf("closing database: %v", err)
-			}
+		if n.h != nil {
+			n.h.Close()
 		}
 	})
-}
-
-// admitter adapts the fairness ledger to storage.Admitter.
-type admitter struct{ l *fairness.Ledger }
-
-func (a admitter) Admit(ctx context.Context, owner string, size int64) error {
-	if err := a.l.Admit(ctx, owner, size); err != nil {
-		kind := storage.KindOf(err) // the KV's, if it could not save
-		if errors.Is(err, fairness.ErrQuota) {
-			kind = storage.Quota
-		} else if kind == storage.Other {
-			kind = storage.Invalid
-		}
-		return storage.E("admit", kind, err)
-	}
-	return nil
-}
-
-func (a admitter) Release(ctx context.Context, owner string, size int64) error {
-	return a.l.Release(ctx, owner, size)
 }
 
 // peerNet is the storage.Network of a node: the peers its libp2p node

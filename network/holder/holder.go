@@ -1,0 +1,254 @@
+// Package holder assembles a storage peer: the badger database, the
+// libp2p node, the quota ledger, and the services that keep things for
+// others (the fragment and pointer protocols). The daemon builds its
+// client side (data path, drive) on top of one; `cairn testnet`, the demo
+// and any package's tests start clusters of them in one process
+// (StartCluster): real hosts on 127.0.0.1 with real databases.
+package holder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cairn-storage/cairn/fairness"
+	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/fragment"
+	"github.com/cairn-storage/cairn/network/pointer"
+	"github.com/cairn-storage/cairn/network/records"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/badgerstore"
+)
+
+// Config sets up a Holder.
+type Config struct {
+	// Dir is where the database lives; "" with InMemory.
+	Dir      string
+	InMemory bool
+	// Identity is the libp2p private key (network.NewIdentity).
+	Identity  []byte
+	Listen    []string
+	Bootstrap []string
+	MDNS      bool
+	// Contribute is the disk offered to others; Grace what an owner that
+	// has earned nothing here may keep (fairness).
+	Contribute, Grace int64
+	// WrapStore, if set, wraps the store served to others: a test hook
+	// for slow, failing or lying peers (storage/storetest.Faulty).
+	WrapStore func(storage.FragmentStore) storage.FragmentStore
+	Logf      func(format string, args ...any)
+}
+
+// ErrOpenDatabase marks Start's failure to open the database (another
+// daemon using the same home, say).
+var ErrOpenDatabase = errors.New("cannot open the database")
+
+// Holder is one running storage peer.
+type Holder struct {
+	DB        *badgerstore.DB
+	Net       *network.Node
+	Ledger    *fairness.Ledger
+	Fragments *fragment.Service
+	Pointers  *pointer.Service
+
+	logf      func(string, ...any)
+	closeOnce sync.Once
+}
+
+// Start opens the database and the ledger, joins the network and starts
+// serving. Errors: the database's (a home another daemon uses), the
+// network's, and storage.IO for a ledger that cannot be read.
+func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	h := &Holder{logf: cfg.Logf}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.DB, err = badgerstore.Open(cfg.Dir, badgerstore.Options{InMemory: cfg.InMemory}); err != nil {
+		return nil, storage.E("open database", storage.KindOf(err), errors.Join(ErrOpenDatabase, err))
+	}
+	validators := map[string]network.Validator{records.Namespace: records.Validator{}}
+	h.Net, err = network.New(ctx, network.Config{
+		Identity: cfg.Identity, Listen: cfg.Listen, Bootstrap: cfg.Bootstrap, MDNS: cfg.MDNS,
+		Logf: cfg.Logf, Validators: validators,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.Ledger, err = fairness.OpenLedger(ctx, cfg.Grace, h.DB.KV("ledger")); err != nil {
+		return nil, storage.E("open the quota ledger", storage.IO, err)
+	}
+	frags := h.DB.Fragments()
+	var served storage.FragmentStore = frags
+	if cfg.WrapStore != nil {
+		served = cfg.WrapStore(frags)
+	}
+	h.Fragments = fragment.NewService(h.Net.Host(), fragment.ServiceConfig{
+		Store:    served,
+		Owners:   h.DB.KV("owners"),
+		Admit:    Admitter{h.Ledger},
+		Capacity: cfg.Contribute,
+		Used:     frags.Bytes,
+		Logf:     cfg.Logf,
+	})
+	// Records and inbox messages kept for others: the same admission as
+	// fragments, within a budget of 1/32 of the contribution (1 to
+	// 64 MiB) and the service's per-sender caps and expiry.
+	h.Pointers, err = pointer.NewService(h.Net.Host(), pointer.ServiceConfig{
+		KV:         h.DB.KV("pointers"),
+		Validators: validators,
+		Admit:      Admitter{h.Ledger},
+		Budget:     min(max(cfg.Contribute/32, 1<<20), pointer.DefaultBudget),
+		Logf:       cfg.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close stops serving, leaves the network and closes the database, in
+// that order. It is safe to call more than once.
+func (h *Holder) Close() {
+	h.closeOnce.Do(func() {
+		if h.Fragments != nil {
+			h.Fragments.Close()
+		}
+		if h.Pointers != nil {
+			h.Pointers.Close()
+		}
+		if h.Net != nil {
+			if err := h.Net.Close(); err != nil {
+				h.logf("closing network: %v", err)
+			}
+		}
+		if h.DB != nil {
+			if err := h.DB.Close(); err != nil {
+				h.logf("closing database: %v", err)
+			}
+		}
+	})
+}
+
+// Addr is the holder's /ip4/ TCP multiaddr with its peer ID, for others
+// to bootstrap from; its first address if it has no such one.
+func (h *Holder) Addr() string {
+	addrs := h.Net.Addrs()
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "/ip4/") && strings.Contains(a, "/tcp/") {
+			return a
+		}
+	}
+	if len(addrs) > 0 {
+		return addrs[0]
+	}
+	return ""
+}
+
+// Admitter adapts a fairness.Ledger to storage.Admitter.
+type Admitter struct{ L *fairness.Ledger }
+
+// Admit asks the ledger; a refusal is storage.Quota.
+func (a Admitter) Admit(ctx context.Context, owner string, size int64) error {
+	if err := a.L.Admit(ctx, owner, size); err != nil {
+		kind := storage.KindOf(err) // the KV's, if it could not save
+		if errors.Is(err, fairness.ErrQuota) {
+			kind = storage.Quota
+		} else if kind == storage.Other {
+			kind = storage.Invalid
+		}
+		return storage.E("admit", kind, err)
+	}
+	return nil
+}
+
+// Release gives size bytes of owner back to the ledger.
+func (a Admitter) Release(ctx context.Context, owner string, size int64) error {
+	return a.L.Release(ctx, owner, size)
+}
+
+// StartCluster starts n peers on 127.0.0.1 with their databases under
+// dir/peer-NN, all bootstrapping from the first (whose address addr
+// gives), a few at a time. start builds peer i from a Config whose Dir,
+// Identity, Listen and Bootstrap are set: Start, or a caller's own
+// assembly on top of it (the daemon's nodes, a test's lying peer). On an
+// error the peers started so far are closed.
+func StartCluster[H interface{ Close() }](ctx context.Context, dir string, n int,
+	start func(ctx context.Context, i int, c Config) (H, error), addr func(H) string) ([]H, error) {
+	peers := make([]H, n)
+	started := make([]bool, n)
+	one := func(i int, boot []string) error {
+		ident, err := network.NewIdentity()
+		if err != nil {
+			return err
+		}
+		home := filepath.Join(dir, fmt.Sprintf("peer-%02d", i))
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return storage.E("start cluster", storage.IO, err)
+		}
+		p, err := start(ctx, i, Config{Dir: home, Identity: ident, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot})
+		if err != nil {
+			return err
+		}
+		peers[i], started[i] = p, true // each i is written by one goroutine
+		return nil
+	}
+	if err := one(0, nil); err != nil {
+		return nil, err
+	}
+	boot := []string{addr(peers[0])}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- one(i, boot)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			var up []H
+			for i, ok := range started {
+				if ok {
+					up = append(up, peers[i])
+				}
+			}
+			CloseAll(up)
+			return nil, err
+		}
+	}
+	return peers, nil
+}
+
+// Cluster is StartCluster of plain holders, each with tmpl's other fields.
+func Cluster(ctx context.Context, dir string, n int, tmpl Config) ([]*Holder, error) {
+	return StartCluster(ctx, dir, n, func(ctx context.Context, _ int, c Config) (*Holder, error) {
+		cfg := tmpl
+		cfg.Dir, cfg.Identity, cfg.Listen, cfg.Bootstrap = c.Dir, c.Identity, c.Listen, c.Bootstrap
+		return Start(ctx, cfg)
+	}, (*Holder).Addr)
+}
+
+// CloseAll closes every peer, in parallel.
+func CloseAll[H interface{ Close() }](hs []H) {
+	var wg sync.WaitGroup
+	for _, h := range hs {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.Close() }()
+	}
+	wg.Wait()
+}
