@@ -8,26 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/localfs"
 )
-
-// parallelFiles is how many files of a tree move at once. Small files
-// spend much of their time in per-file steps that wait on the network
-// (records, commits); 16 keep both cores busy where 8 left ~15 % idle
-// (tree put 87 → 103 MB/s). The daemon's memory does not grow with it:
-// chunks in flight are bounded per client (storage/blob).
-const parallelFiles = 16
 
 func cmdPut(e *env) *cli.Command {
 	return &cli.Command{
@@ -46,7 +38,7 @@ func cmdPut(e *env) *cli.Command {
 			cl := newClient(home)
 			local, remote := c.Args().Get(0), c.Args().Get(1)
 			b := newBar(e.stderr, "put")
-			warn := func(msg string) { fmt.Fprintln(e.stderr, msg) }
+			warn := func(msg string) { fmt.Fprintln(e.stderr, "cairn: "+msg) }
 			res, err := putAny(c.Context, cl, local, remote, b, e.stdin, warn)
 			b.finish()
 			if err != nil {
@@ -65,24 +57,8 @@ func cmdPut(e *env) *cli.Command {
 	}
 }
 
-type putResult struct {
-	Path  string `json:"path"`
-	Files int    `json:"files"`
-	Dirs  int    `json:"dirs"`
-	Bytes int64  `json:"bytes"`
-}
-
-// remoteIsDir reports whether p exists in the drive as a folder.
-func remoteIsDir(ctx context.Context, cl *client, p string) bool {
-	var st entryJSON
-	err := cl.do(ctx, "GET", "/v1/stat", url.Values{"path": {p}}, nil, &st)
-	return err == nil && st.IsDir
-}
-
-// putAny uploads local (a file, a folder or "-") to remote. A link named
-// as local is followed; inside a folder, links and special files are
-// skipped with a warning through warn (planTree).
-func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin io.Reader, warn func(string)) (*putResult, error) {
+// putAny uploads local (a file, a folder or "-") to remote; see localfs.Put.
+func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin io.Reader, warn func(string)) (*localfs.Result, error) {
 	if !strings.HasPrefix(remote, "/") {
 		return nil, withHint(usagef("remote path %q is not absolute", remote), "drive paths start with /, like /docs/a.txt")
 	}
@@ -90,132 +66,84 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 		if strings.HasSuffix(remote, "/") {
 			return nil, usagef("put - needs a file name, not a folder: %s", remote)
 		}
-		e, err := putStream(ctx, cl, stdin, remote, b)
+		e, err := putStream(ctx, cl, stdin, remote, barProgress{b})
 		if err != nil {
 			return nil, err
 		}
-		return &putResult{Path: e.Path, Files: 1, Bytes: e.Size}, nil
+		return &localfs.Result{Path: e.Path, Files: 1, Bytes: e.Size}, nil
 	}
-	abs, err := filepath.Abs(local)
-	if err != nil {
+	if _, err := filepath.Abs(local); err != nil {
 		return nil, usagef("bad local path %q: %v", local, err)
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, storage.Ef("put", storage.NotExist, local, errors.New("no such local file or folder"))
-		}
-		return nil, storage.Ef("put", storage.IO, local, err)
-	}
-	if err := checkPutSource(local, fi); err != nil {
-		return nil, err // a named pipe or device: the daemon would block opening it
-	}
-	if strings.HasSuffix(remote, "/") || remoteIsDir(ctx, cl, remote) {
-		remote = path.Join(remote, filepath.Base(abs))
-	}
-	remote = path.Clean(remote)
-	if !fi.IsDir() {
-		b.addTotal(fi.Size())
-		e, err := putFile(ctx, cl, abs, remote, b)
-		if err != nil {
-			return nil, err
-		}
-		return &putResult{Path: e.Path, Files: 1, Bytes: e.Size}, nil
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real // a link to a folder, named on the command line
-	}
-	return putTree(ctx, cl, abs, remote, b, warn)
+	res, err := localfs.Put(ctx, daemonFiles{cl}, local, remote, localfs.Options{Progress: barProgress{b}, Warn: warn})
+	return res, localHint(err)
 }
 
-// putTree uploads a local folder: what planTree chooses, folders first (so
-// empty ones exist too), then files, parallelFiles at a time.
-func putTree(ctx context.Context, cl *client, root, remote string, b *bar, warn func(string)) (*putResult, error) {
-	plan, err := planTree(root, remote, warn)
+// daemonFiles is the daemon's drive as localfs sees it (localfs.Sender
+// and localfs.Fetcher).
+type daemonFiles struct{ cl *client }
+
+func (d daemonFiles) IsDir(ctx context.Context, p string) bool {
+	var st entryJSON
+	err := d.cl.do(ctx, "GET", "/v1/stat", url.Values{"path": {p}}, nil, &st)
+	return err == nil && st.IsDir
+}
+
+func (d daemonFiles) Mkdir(ctx context.Context, p string) error {
+	return d.cl.do(ctx, "POST", "/v1/mkdir", nil, mkdirReq{Path: p, Parents: true}, nil)
+}
+
+// PutFile asks the daemon to upload a local file it reads itself.
+func (d daemonFiles) PutFile(ctx context.Context, local, remote string, p storage.Progress) (localfs.Entry, error) {
+	e, err := putRequest(ctx, d.cl, url.Values{"path": {remote}, "source": {local}}, nil, p)
 	if err != nil {
+		return localfs.Entry{}, err
+	}
+	return localfs.Entry{Path: e.Path, Size: e.Size}, nil
+}
+
+func (d daemonFiles) List(ctx context.Context, dir string) ([]localfs.Entry, error) {
+	var all []entryJSON
+	if err := d.cl.do(ctx, "GET", "/v1/ls", url.Values{"path": {dir}, "recursive": {"1"}}, nil, &all); err != nil {
 		return nil, err
 	}
-	res := &putResult{Path: remote}
-	for _, d := range plan.dirs {
-		if err := cl.do(ctx, "POST", "/v1/mkdir", nil, mkdirReq{Path: d, Parents: true}, nil); err != nil {
-			return nil, err
-		}
-		res.Dirs++
+	es := make([]localfs.Entry, len(all))
+	for i, en := range all {
+		es[i] = localfs.Entry{Path: en.Path, Size: en.Size, IsDir: en.IsDir}
 	}
-	b.addTotal(plan.bytes)
-	var mu sync.Mutex
-	err = inParallel(ctx, plan.files, func(j putJob) string { return j.local }, func(ctx context.Context, j putJob) error {
-		e, err := putFile(ctx, cl, j.local, j.remote, b)
-		if err == nil {
-			mu.Lock()
-			res.Files++
-			res.Bytes += e.Size
-			mu.Unlock()
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	return es, nil
 }
 
-// inParallel calls fn for every item, parallelFiles at a time, and stops
-// at the first error, which it returns prefixed with the item's name.
-func inParallel[T any](ctx context.Context, items []T, name func(T) string, fn func(context.Context, T) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan T)
-	var mu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for i := 0; i < parallelFiles; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				if err := fn(ctx, it); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("%s: %w", name(it), err)
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, it := range items {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	return first
+func (d daemonFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error) {
+	return getFile(ctx, d.cl, p, w)
 }
 
-func walkErr(err error) error {
-	if storage.KindOf(err) != storage.Other {
-		return err
-	}
-	return storage.E("read local folder", storage.IO, err)
+// barProgress draws a library's progress on a bar.
+type barProgress struct{ *bar }
+
+func (p barProgress) SetTotal(n int64) {
+	p.mu.Lock()
+	p.total = n
+	p.mu.Unlock()
 }
 
-// putFile asks the daemon to upload a local file it reads itself.
-func putFile(ctx context.Context, cl *client, local, remote string, b *bar) (*entryJSON, error) {
-	q := url.Values{"path": {remote}, "source": {local}}
-	return putRequest(ctx, cl, q, nil, b)
+func (p barProgress) Add(n int64) { p.add(n) }
+
+// localHint puts the advice of a localfs error on report's hint line.
+func localHint(err error) error {
+	if h := localfs.Hint(err); h != "" {
+		return withHint(err, h)
+	}
+	return err
 }
 
 // putStream sends the bytes of r to the daemon.
-func putStream(ctx context.Context, cl *client, r io.Reader, remote string, b *bar) (*entryJSON, error) {
+func putStream(ctx context.Context, cl *client, r io.Reader, remote string, p storage.Progress) (*entryJSON, error) {
 	q := url.Values{"path": {remote}, "mtime": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
-	return putRequest(ctx, cl, q, io.NopCloser(r), b)
+	return putRequest(ctx, cl, q, io.NopCloser(r), p)
 }
 
-func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, b *bar) (*entryJSON, error) {
+func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, p storage.Progress) (*entryJSON, error) {
 	resp, err := cl.send(ctx, "POST", "/v1/put", q, body)
 	if err != nil {
 		return nil, err
@@ -233,11 +161,10 @@ func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, b
 		case l.Error != nil:
 			return nil, l.Error.err()
 		case l.Entry != nil:
-			b.add(l.Entry.Size - last)
-			b.fileDone()
+			p.Add(l.Entry.Size - last)
 			return l.Entry, nil
 		case l.Progress != nil:
-			b.add(l.Progress.Done - last)
+			p.Add(l.Progress.Done - last)
 			last = l.Progress.Done
 		}
 	}
@@ -272,30 +199,22 @@ func cmdGet(e *env) *cli.Command {
 				return getLink(c, e, remote, local)
 			}
 			if v := c.Uint64("version"); v > 0 {
+				b := newBar(e.stderr, "get")
+				fetch := func(w io.Writer) (int64, error) {
+					return getFileVersion(c.Context, cl, remote, v, &countWriter{w: w, b: b})
+				}
 				if local == "-" {
-					b := newBar(e.stderr, "get")
-					_, err := getFileVersion(c.Context, cl, remote, v, e.stdout, b)
+					_, err := fetch(e.stdout)
 					b.finish()
 					return err
 				}
-				dest, name, err := getDest(local, path.Base(remote), false)
-				if err != nil {
-					return err
-				}
-				b := newBar(e.stderr, "get")
-				fetch := func(w io.Writer) (int64, error) { return getFileVersion(c.Context, cl, remote, v, w, b) }
-				f, n := local, int64(0)
-				if dest == "" {
-					n, err = getToFileWith(c.Context, local, fetch)
-				} else {
-					f, n, err = createFile(dest, name, fetch)
-				}
+				f, n, err := localfs.WriteFile(local, path.Base(remote), fetch)
 				b.finish()
 				if err != nil {
-					return err
+					return localHint(err)
 				}
 				if wantJSON(c) {
-					return json.NewEncoder(e.stdout).Encode(&putResult{Path: f, Files: 1, Bytes: n})
+					return json.NewEncoder(e.stdout).Encode(&localfs.Result{Path: f, Files: 1, Bytes: n})
 				}
 				fmt.Fprintf(e.stdout, "fetched version %d of %s: %s\n", v, remote, formatSize(n))
 				return nil
@@ -305,14 +224,13 @@ func cmdGet(e *env) *cli.Command {
 				return err
 			}
 			b := newBar(e.stderr, "get")
-			var res *putResult
+			var res *localfs.Result
 			if local == "-" {
 				if st.IsDir {
 					return usagef("%s is a folder: cannot write it to stdout", remote)
 				}
 				b.addTotal(st.Size)
-				n, gerr := getFile(c.Context, cl, st.Path, e.stdout, b)
-				err, res = gerr, &putResult{Path: st.Path, Files: 1, Bytes: n}
+				_, err = getFile(c.Context, cl, st.Path, &countWriter{w: e.stdout, b: b})
 			} else {
 				res, err = getAny(c.Context, cl, st, local, b)
 			}
@@ -331,95 +249,34 @@ func cmdGet(e *env) *cli.Command {
 	}
 }
 
-// getAny downloads the remote file or folder st to local (see getDest);
-// the paths of a folder's entries are checked before anything is written
-// (planGet) and written without following links (createFile).
-func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar) (*putResult, error) {
+// getAny downloads the remote file or folder st to local; see localfs.Get.
+func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar) (*localfs.Result, error) {
 	name := st.Name
 	if st.Path == "/" {
 		name = "" // the whole drive: its contents go straight into local
 	}
-	dest, top, err := getDest(local, name, st.IsDir)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir {
-		b.addTotal(st.Size)
-		fetch := func(w io.Writer) (int64, error) { return getFile(ctx, cl, st.Path, w, b) }
-		f, n := local, int64(0)
-		if dest == "" {
-			n, err = getToFileWith(ctx, local, fetch)
-		} else {
-			f, n, err = createFile(dest, top, fetch)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &putResult{Path: f, Files: 1, Bytes: n}, nil
-	}
-	var all []entryJSON
-	if err := cl.do(ctx, "GET", "/v1/ls", url.Values{"path": {st.Path}, "recursive": {"1"}}, nil, &all); err != nil {
-		return nil, err
-	}
-	items := make([]remoteItem, len(all))
-	for i, en := range all {
-		items[i] = remoteItem{path: en.Path, isDir: en.IsDir, size: en.Size}
-	}
-	plan, err := planGet(dest, top, st.Path, items)
-	if err != nil {
-		return nil, err
-	}
-	return fetchInto(ctx, plan, b, func(ctx context.Context, remote string, w io.Writer) (int64, error) {
-		return getFile(ctx, cl, remote, w, b)
-	})
-}
-
-// getToFileWith writes what fetch produces into a temporary file beside
-// dst and renames it into place only when fetch succeeded. dst is a path
-// the user named (LOCAL), not one built from remote names: those go
-// through createFile.
-func getToFileWith(ctx context.Context, dst string, fetch func(io.Writer) (int64, error)) (int64, error) {
-	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, storage.E("get", storage.IO, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".cairn-*")
-	if err != nil {
-		return 0, storage.E("get", storage.IO, err)
-	}
-	n, err := fetch(f)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = storage.E("get", storage.IO, cerr)
-	}
-	if err == nil {
-		if rerr := os.Rename(f.Name(), dst); rerr != nil {
-			err = storage.E("get", storage.IO, rerr)
-		}
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return 0, err
-	}
-	return n, nil
+	e := localfs.Entry{Path: st.Path, Size: st.Size, IsDir: st.IsDir}
+	res, err := localfs.Get(ctx, daemonFiles{cl}, e, name, local, localfs.Options{Progress: barProgress{b}})
+	return res, localHint(err)
 }
 
 // getFile streams a remote file into w.
-func getFile(ctx context.Context, cl *client, remote string, w io.Writer, b *bar) (int64, error) {
-	return getFileQuery(ctx, cl, url.Values{"path": {remote}}, w, b)
+func getFile(ctx context.Context, cl *client, remote string, w io.Writer) (int64, error) {
+	return getFileQuery(ctx, cl, url.Values{"path": {remote}}, w)
 }
 
 // getFileVersion streams version v of a remote file into w.
-func getFileVersion(ctx context.Context, cl *client, remote string, v uint64, w io.Writer, b *bar) (int64, error) {
-	return getFileQuery(ctx, cl, url.Values{"path": {remote}, "version": {strconv.FormatUint(v, 10)}}, w, b)
+func getFileVersion(ctx context.Context, cl *client, remote string, v uint64, w io.Writer) (int64, error) {
+	return getFileQuery(ctx, cl, url.Values{"path": {remote}, "version": {strconv.FormatUint(v, 10)}}, w)
 }
 
-func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer, b *bar) (int64, error) {
+func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer) (int64, error) {
 	resp, err := cl.send(ctx, "GET", "/v1/get", q, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(localWriter{w}, &countReader{r: resp.Body, b: b})
+	n, err := io.Copy(localWriter{w}, resp.Body)
 	if err != nil {
 		if ctx.Err() != nil {
 			return n, storage.E("get", storage.Canceled, ctx.Err())
@@ -453,17 +310,6 @@ func (l localWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		err = storage.E("get: write", storage.IO, err)
 	}
-	return n, err
-}
-
-type countReader struct {
-	r io.Reader
-	b *bar
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.b.add(int64(n))
 	return n, err
 }
 

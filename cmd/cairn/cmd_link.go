@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/localfs"
 )
 
 // getLink downloads what a cairn:// link points to without a daemon: a
@@ -99,66 +100,44 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 }
 
 // downloadView writes a shared file or folder to local ("-": stdout, files
-// only), each file through a temporary name. The share's names are not
-// trusted: every path is checked before anything is written (planGet) and
-// written without following links (createFile).
-func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local string, stdout io.Writer, b *bar) (*putResult, error) {
+// only). The share's names are not trusted: localfs.Get checks every path
+// before anything is written and writes without following links.
+func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local string, stdout io.Writer, b *bar) (*localfs.Result, error) {
+	if local == "-" {
+		if st.IsDir {
+			return nil, usagef("the link points to a folder: cannot write it to stdout")
+		}
+		b.addTotal(st.Size)
+		n, err := linkFiles{v}.Get(ctx, "/", &countWriter{w: stdout, b: b})
+		return &localfs.Result{Path: "-", Files: 1, Bytes: n}, err
+	}
 	name := st.Name()
 	if name == "/" || name == "" {
 		name = "shared"
 	}
-	if !st.IsDir {
-		rd, ent, err := v.Open(ctx, "/")
-		if err != nil {
-			return nil, err
-		}
-		b.addTotal(ent.Size)
-		if local == "-" {
-			n, err := rd.WriteTo(&countWriter{w: stdout, b: b})
-			return &putResult{Path: "-", Files: 1, Bytes: n}, err
-		}
-		dest, top, err := getDest(local, name, false)
-		if err != nil {
-			return nil, err
-		}
-		fetch := func(w io.Writer) (int64, error) { return rd.WriteTo(&countWriter{w: w, b: b}) }
-		f, n := local, int64(0)
-		if dest == "" {
-			n, err = getToFileWith(ctx, local, fetch)
-		} else {
-			f, n, err = createFile(dest, top, fetch)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &putResult{Path: f, Files: 1, Bytes: n}, nil
-	}
-	if local == "-" {
-		return nil, usagef("the link points to a folder: cannot write it to stdout")
-	}
-	dest, top, err := getDest(local, name, true)
-	if err != nil {
-		return nil, err
-	}
-	var items []remoteItem
-	err = v.Walk(ctx, "/", func(en drive.Entry) error {
-		items = append(items, remoteItem{path: en.Path, isDir: en.IsDir, size: en.Size})
+	e := localfs.Entry{Path: "/", Size: st.Size, IsDir: st.IsDir}
+	res, err := localfs.Get(ctx, linkFiles{v}, e, name, local, localfs.Options{Progress: barProgress{b}})
+	return res, localHint(err)
+}
+
+// linkFiles is a shared folder or file as localfs sees it (localfs.Fetcher).
+type linkFiles struct{ v *drive.CapView }
+
+func (l linkFiles) List(ctx context.Context, dir string) ([]localfs.Entry, error) {
+	var es []localfs.Entry
+	err := l.v.Walk(ctx, dir, func(en drive.Entry) error {
+		es = append(es, localfs.Entry{Path: en.Path, Size: en.Size, IsDir: en.IsDir})
 		return nil
 	})
+	return es, err
+}
+
+func (l linkFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error) {
+	rd, _, err := l.v.Open(ctx, p)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	plan, err := planGet(dest, top, "/", items)
-	if err != nil {
-		return nil, err
-	}
-	return fetchInto(ctx, plan, b, func(ctx context.Context, remote string, w io.Writer) (int64, error) {
-		rd, _, err := v.Open(ctx, remote)
-		if err != nil {
-			return 0, err
-		}
-		return rd.WriteTo(&countWriter{w: w, b: b})
-	})
+	return rd.WriteTo(w)
 }
 
 type countWriter struct {
