@@ -7,19 +7,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/localfs/localfstest"
 )
 
@@ -83,34 +80,9 @@ func TestLocalFSGetHostileEntries(t *testing.T) {
 	}
 }
 
-// A well-formed folder still arrives whole through the daemon's client.
-func TestLocalFSGetFolder(t *testing.T) {
-	fx := localfstest.NewFixture(t)
-	cl := newClient(fakeDaemon(t, []entryJSON{
-		{Path: "/share/a", IsDir: true}, {Path: "/share/a/b", IsDir: true}, {Path: "/share/empty", IsDir: true},
-		{Path: "/share/a/b/c.txt", Size: 25}, {Path: "/share/top.txt", Size: 23},
-	}))
-	res, err := getAny(context.Background(), cl, entryJSON{Name: "share", Path: "/share", IsDir: true}, fx.Dest, newBar(io.Discard, "get"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Files != 2 || res.Dirs != 4 || res.Path != filepath.Join(fx.Dest, "share") {
-		t.Errorf("result %+v", res)
-	}
-	for p, want := range map[string]string{"share/a/b/c.txt": "bytes of /share/a/b/c.txt", "share/top.txt": "bytes of /share/top.txt"} {
-		if b, err := os.ReadFile(filepath.Join(fx.Dest, p)); err != nil || string(b) != want {
-			t.Errorf("%s: %q, %v", p, b, err)
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(fx.Dest, "share", "empty")); err != nil || !fi.IsDir() {
-		t.Errorf("empty folder: %v", err)
-	}
-	fx.Untouched(t)
-}
-
 // put of a single named pipe or device is a clear error, at once, with
 // exit code 2 and a hint: the daemon is never asked to open it (the client
-// here has no daemon).
+// here has no daemon). A link to one: storage/localfs's TestPutSpecialSource.
 func TestLocalFSPutSpecialSource(t *testing.T) {
 	root, special := localfstest.SpecialTree(t)
 	cl := newClient(t.TempDir())
@@ -135,14 +107,6 @@ func TestLocalFSPutSpecialSource(t *testing.T) {
 			!strings.Contains(out.String(), "\nhint: ") {
 			t.Errorf("put of a %s: exit %d, %q", kind, code, out.String())
 		}
-	}
-	// A link to a named pipe is followed to it, and refused the same way.
-	if err := os.Symlink("fifo", filepath.Join(root, "link-to-fifo")); err != nil {
-		t.Fatal(err)
-	}
-	_, err := putAny(context.Background(), cl, filepath.Join(root, "link-to-fifo"), "/x", newBar(io.Discard, "put"), nil, func(string) {})
-	if !errors.Is(err, storage.Invalid) {
-		t.Errorf("put of a link to a named pipe: %v", err)
 	}
 }
 
