@@ -264,8 +264,8 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/shares", d.handleShares)
 	mux.HandleFunc("GET /v1/shares/received", d.handleShareList(d.n.drive.Received))
 	mux.HandleFunc("GET /v1/shares/pending", d.handleShareList(d.n.drive.PendingShares))
-	mux.HandleFunc("POST /v1/shares/accept", d.handleAccept)
-	mux.HandleFunc("POST /v1/shares/decline", d.handleDecline)
+	mux.HandleFunc("POST /v1/shares/accept", d.handlePick(d.accept))
+	mux.HandleFunc("POST /v1/shares/decline", d.handlePick(d.decline))
 	return mux
 }
 

@@ -145,34 +145,34 @@ type pickReq struct {
 	From  string   `json:"from,omitempty"`
 }
 
-func (d *daemon) handleAccept(w http.ResponseWriter, r *http.Request) {
-	var req pickReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
+// handlePick serves POST /v1/shares/accept and /v1/shares/decline: do
+// answers a pickReq with the response's JSON.
+func (d *daemon) handlePick(do func(ctx context.Context, req pickReq) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req pickReq
+		if err := decodeBody(r, &req); err != nil {
+			writeErr(w, err)
+			return
+		}
+		out, err := do(r.Context(), req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, 200, out)
 	}
-	names, err := d.n.drive.Accept(r.Context(), req.Names, req.From)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+}
+
+func (d *daemon) accept(ctx context.Context, req pickReq) (any, error) {
+	names, err := d.n.drive.Accept(ctx, req.Names, req.From)
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = drive.SharedDir + "/" + n
 	}
-	writeJSON(w, 200, map[string]any{"accepted": paths})
+	return map[string]any{"accepted": paths}, err
 }
 
-func (d *daemon) handleDecline(w http.ResponseWriter, r *http.Request) {
-	var req pickReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
-	n, err := d.n.drive.Decline(r.Context(), req.Names, req.From)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"declined": n})
+func (d *daemon) decline(ctx context.Context, req pickReq) (any, error) {
+	n, err := d.n.drive.Decline(ctx, req.Names, req.From)
+	return map[string]any{"declined": n}, err
 }
