@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,6 +269,15 @@ func wantJSON(c *cli.Context) bool {
 }
 
 // homeDir resolves --home, $CAIRN_HOME, ~/.cairn.
+// call sends one request to the daemon of the command's home (client.do).
+func call(c *cli.Context, method, path string, q url.Values, in, out any) error {
+	home, err := homeDir(c)
+	if err != nil {
+		return err
+	}
+	return newClient(home).do(c.Context, method, path, q, in, out)
+}
+
 func homeDir(c *cli.Context) (string, error) {
 	h := ""
 	for _, x := range c.Lineage() {

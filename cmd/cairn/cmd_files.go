@@ -66,7 +66,7 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 		if strings.HasSuffix(remote, "/") {
 			return nil, usagef("put - needs a file name, not a folder: %s", remote)
 		}
-		e, err := putStream(ctx, cl, stdin, remote, barProgress{b})
+		e, err := putStream(ctx, cl, stdin, remote, b)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +75,7 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 	if _, err := filepath.Abs(local); err != nil {
 		return nil, usagef("bad local path %q: %v", local, err)
 	}
-	res, err := localfs.Put(ctx, daemonFiles{cl}, local, remote, localfs.Options{Progress: barProgress{b}, Warn: warn})
+	res, err := localfs.Put(ctx, daemonFiles{cl}, local, remote, localfs.Options{Progress: b, Warn: warn})
 	return res, localHint(err)
 }
 
@@ -117,17 +117,6 @@ func (d daemonFiles) List(ctx context.Context, dir string) ([]localfs.Entry, err
 func (d daemonFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error) {
 	return getFile(ctx, d.cl, p, w)
 }
-
-// barProgress draws a library's progress on a bar.
-type barProgress struct{ *bar }
-
-func (p barProgress) SetTotal(n int64) {
-	p.mu.Lock()
-	p.total = n
-	p.mu.Unlock()
-}
-
-func (p barProgress) Add(n int64) { p.add(n) }
 
 // localHint puts the advice of a localfs error on report's hint line.
 func localHint(err error) error {
@@ -256,7 +245,7 @@ func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar)
 		name = "" // the whole drive: its contents go straight into local
 	}
 	e := localfs.Entry{Path: st.Path, Size: st.Size, IsDir: st.IsDir}
-	res, err := localfs.Get(ctx, daemonFiles{cl}, e, name, local, localfs.Options{Progress: barProgress{b}})
+	res, err := localfs.Get(ctx, daemonFiles{cl}, e, name, local, localfs.Options{Progress: b})
 	return res, localHint(err)
 }
 
@@ -327,10 +316,6 @@ func cmdLs(e *env) *cli.Command {
 			if c.NArg() > 1 {
 				return usagef("ls takes at most one REMOTE")
 			}
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			p := "/"
 			if c.NArg() == 1 {
 				p = c.Args().First()
@@ -340,7 +325,7 @@ func cmdLs(e *env) *cli.Command {
 				q.Set("recursive", "1")
 			}
 			var es []entryJSON
-			if err := newClient(home).do(c.Context, "GET", "/v1/ls", q, nil, &es); err != nil {
+			if err := call(c, "GET", "/v1/ls", q, nil, &es); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -417,12 +402,8 @@ func cmdMv(e *env) *cli.Command {
 
 // simple posts a JSON request and prints the JSON answer with --json.
 func simple(c *cli.Context, e *env, endpoint string, req any) error {
-	home, err := homeDir(c)
-	if err != nil {
-		return err
-	}
 	var out json.RawMessage
-	if err := newClient(home).do(c.Context, "POST", endpoint, nil, req, &out); err != nil {
+	if err := call(c, "POST", endpoint, nil, req, &out); err != nil {
 		return err
 	}
 	if wantJSON(c) {

@@ -116,7 +116,7 @@ func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local s
 		name = "shared"
 	}
 	e := localfs.Entry{Path: "/", Size: st.Size, IsDir: st.IsDir}
-	res, err := localfs.Get(ctx, linkFiles{v}, e, name, local, localfs.Options{Progress: barProgress{b}})
+	res, err := localfs.Get(ctx, linkFiles{v}, e, name, local, localfs.Options{Progress: b})
 	return res, localHint(err)
 }
 
@@ -147,6 +147,6 @@ type countWriter struct {
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.b.add(int64(n))
+	c.b.Add(int64(n))
 	return n, err
 }

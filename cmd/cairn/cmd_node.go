@@ -14,12 +14,8 @@ func cmdID(e *env) *cli.Command {
 		Usage: "print the user id others share with; --addrs: the node's multiaddrs",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "addrs", Usage: "print the running node's full multiaddrs, one a line"}, jsonFlag},
 		Action: func(c *cli.Context) error {
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			var id idJSON
-			if err := newClient(home).do(c.Context, "GET", "/v1/id", nil, nil, &id); err != nil {
+			if err := call(c, "GET", "/v1/id", nil, nil, &id); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -43,12 +39,8 @@ func cmdStatus(e *env) *cli.Command {
 		Usage: "node and account state",
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			var st statusJSON
-			if err := newClient(home).do(c.Context, "GET", "/v1/status", nil, nil, &st); err != nil {
+			if err := call(c, "GET", "/v1/status", nil, nil, &st); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -78,12 +70,8 @@ func cmdPeers(e *env) *cli.Command {
 		Usage: "the storage peers this node knows, with reputation",
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			var ps []peerJSON
-			if err := newClient(home).do(c.Context, "GET", "/v1/peers", nil, nil, &ps); err != nil {
+			if err := call(c, "GET", "/v1/peers", nil, nil, &ps); err != nil {
 				return err
 			}
 			if wantJSON(c) {

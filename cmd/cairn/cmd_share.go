@@ -22,12 +22,8 @@ func cmdVersions(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("versions takes one REMOTE")
 			}
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			var vs []versionJSON
-			if err := newClient(home).do(c.Context, "GET", "/v1/versions", url.Values{"path": {c.Args().First()}}, nil, &vs); err != nil {
+			if err := call(c, "GET", "/v1/versions", url.Values{"path": {c.Args().First()}}, nil, &vs); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -68,13 +64,9 @@ func cmdShare(e *env) *cli.Command {
 			if c.Bool("link") && c.Bool("write") {
 				return usagef("links are read-only: --write goes with --with USER_ID")
 			}
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			req := shareReq{Path: c.Args().First(), With: c.String("with"), Write: c.Bool("write"), Link: c.Bool("link")}
 			var out map[string]any
-			if err := newClient(home).do(c.Context, "POST", "/v1/share", nil, req, &out); err != nil {
+			if err := call(c, "POST", "/v1/share", nil, req, &out); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -111,13 +103,9 @@ func cmdUnshare(e *env) *cli.Command {
 			if (c.String("from") == "") == (c.String("link") == "") {
 				return usagef("unshare needs exactly one of --from USER_ID or --link LINK")
 			}
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			req := unshareReq{Path: c.Args().First(), From: c.String("from"), Link: c.String("link")}
 			var out map[string]any
-			if err := newClient(home).do(c.Context, "POST", "/v1/unshare", nil, req, &out); err != nil {
+			if err := call(c, "POST", "/v1/unshare", nil, req, &out); err != nil {
 				return err
 			}
 			if wantJSON(c) {
@@ -230,12 +218,8 @@ func cmdPick(e *env, name, usage string) *cli.Command {
 			if (len(req.Names) == 0) == (req.From == "") {
 				return usagef("%s takes pending share NAMEs or --from USER_ID ('cairn shares' lists them)", name)
 			}
-			home, err := homeDir(c)
-			if err != nil {
-				return err
-			}
 			var out map[string]any
-			if err := newClient(home).do(c.Context, "POST", "/v1/shares/"+name, nil, req, &out); err != nil {
+			if err := call(c, "POST", "/v1/shares/"+name, nil, req, &out); err != nil {
 				return err
 			}
 			if wantJSON(c) {

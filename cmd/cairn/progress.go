@@ -20,7 +20,6 @@ type bar struct {
 
 	mu          sync.Mutex
 	done, total int64
-	files       int
 	last        time.Time
 }
 
@@ -38,16 +37,17 @@ func (b *bar) addTotal(n int64) {
 	b.mu.Unlock()
 }
 
-func (b *bar) add(n int64) {
+// SetTotal and Add make a bar a storage.Progress.
+func (b *bar) SetTotal(n int64) {
 	b.mu.Lock()
-	b.done += n
-	b.drawLocked(false)
+	b.total = n
 	b.mu.Unlock()
 }
 
-func (b *bar) fileDone() {
+func (b *bar) Add(n int64) {
 	b.mu.Lock()
-	b.files++
+	b.done += n
+	b.drawLocked(false)
 	b.mu.Unlock()
 }
 
