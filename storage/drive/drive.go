@@ -19,7 +19,7 @@ import (
 // FUSE drive, the web page) hold: files and folders (Put, Open, Stat,
 // List, Walk, Mkdir, Remove, Rename, versions), sharing and receiving
 // (Share, Unshare, Link, Shares, Receive, Received, PendingShares,
-// Accept, Decline), upkeep (Republish, Usage) and the upload journal
+// Accept, Decline), upkeep (Republish, Usage, UsageOrLast) and the upload journal
 // (Pending, Resume). Names live in a Tree, opened lazily (Open); bytes go
 // through the Tree's blob.Client; the journal lets an upload interrupted
 // by a crash resume without sending again what already landed.
@@ -49,6 +49,8 @@ type Drive struct {
 
 	leftMu sync.Mutex
 	left   map[string][]string // path → ids of crash leftovers (nil: not scanned yet)
+
+	usage lastUsage // what UsageOrLast read last
 }
 
 func newDrive(cfg Config) *Drive {
@@ -289,24 +291,6 @@ func (d *Drive) Rename(ctx context.Context, src, dst string) error {
 		return err
 	}
 	return t.Rename(ctx, src, dst)
-}
-
-// Usage returns the number of files, their logical size and what they
-// take on the network after redundancy (sum of Manifest.StoredBytes). It
-// reads every manifest.
-func (d *Drive) Usage(ctx context.Context) (files int, size, stored int64, err error) {
-	err = d.Walk(ctx, "/", func(e Entry) error {
-		if e.IsDir {
-			return nil
-		}
-		files++
-		size += e.Size
-		if e.Manifest != nil {
-			stored += e.Manifest.StoredBytes()
-		}
-		return nil
-	})
-	return files, size, stored, err
 }
 
 // Republish publishes again every folder record the Tree has seen
