@@ -222,38 +222,22 @@ func (f *Fragments) compact(moving map[uint32]bool) (dest, failed map[uint32]boo
 // segment and value-log collection. Made with NewCollector, stopped by
 // Close (which waits for a GC in progress) or by the end of its context.
 type Collector struct {
-	db     *DB
-	cancel context.CancelFunc
-	done   chan struct{}
-	runs   atomic.Int64 // GCs run, for tests
+	loop *storage.Loop
+	runs atomic.Int64 // GCs run, for tests
 }
 
 // NewCollector starts calling db.GC every interval (the daemon: 15 min)
 // until ctx ends or Close is called. interval must be positive.
 func NewCollector(ctx context.Context, db *DB, interval time.Duration) *Collector {
-	ctx, cancel := context.WithCancel(ctx)
-	c := &Collector{db: db, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				db.GC()
-				c.runs.Add(1)
-			}
-		}
-	}()
+	c := &Collector{}
+	c.loop = storage.Every(ctx, interval, nil, func(context.Context) {
+		db.GC()
+		c.runs.Add(1)
+	})
 	return c
 }
 
 // Close stops the collector and waits for a GC in progress to finish
 // (DB.GC stops early once the database is closing). Call it before
 // closing the DB; calling it again is a no-op.
-func (c *Collector) Close() {
-	c.cancel()
-	<-c.done
-}
+func (c *Collector) Close() { c.loop.Close() }

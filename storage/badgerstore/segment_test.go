@@ -558,7 +558,7 @@ func TestCollector(t *testing.T) {
 	c = NewCollector(cctx, db, time.Millisecond)
 	cancel()
 	select {
-	case <-c.done:
+	case <-c.loop.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the collector outlived its context")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/cairn-storage/cairn/storage"
 )
 
 // MaintenanceOptions are the intervals of a Drive's background work. A
@@ -32,7 +34,8 @@ type Maintenance struct {
 	d      *Drive
 	o      MaintenanceOptions
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the resume
+	loops  []*storage.Loop
 }
 
 // NewMaintenance starts d's background work. It runs until ctx ends or
@@ -63,28 +66,15 @@ func NewMaintenance(ctx context.Context, d *Drive, o MaintenanceOptions) *Mainte
 // cancelled through its context. Close may be called more than once.
 func (m *Maintenance) Close() {
 	m.cancel()
+	for _, l := range m.loops {
+		l.Close()
+	}
 	m.wg.Wait()
 }
 
 // every runs fn at each tick of interval once the Tree is open.
 func (m *Maintenance) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		if m.d.WaitOpen(ctx) != nil {
-			return
-		}
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fn(ctx)
-			}
-		}
-	}()
+	m.loops = append(m.loops, storage.Every(ctx, interval, m.d.WaitOpen, fn))
 }
 
 func (m *Maintenance) resume(ctx context.Context) {
