@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/localfs"
 )
 
 // How often the daemon's background loops run.
@@ -216,34 +216,6 @@ type daemon struct {
 	contribute int64
 	userID     string
 	logf       func(string, ...any)
-	usage      usageCache
-}
-
-// usageCache keeps the last drive usage status read, so that status
-// still answers (with usage_stale) when the drive cannot be read for the
-// moment: status is how scripts wait for a node to find its peers.
-type usageCache struct {
-	mu   sync.Mutex
-	last usage
-}
-
-type usage struct {
-	files        int
-	size, stored int64
-}
-
-// get reads the usage within 10 s, or returns the last one read and false.
-func (c *usageCache) get(ctx context.Context, d *drive.Drive) (usage, bool) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	files, size, stored, err := d.Usage(ctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		return c.last, false
-	}
-	c.last = usage{files, size, stored}
-	return c.last, true
 }
 
 func (d *daemon) routes() http.Handler {
@@ -302,7 +274,11 @@ type statusJSON struct {
 
 func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	u, fresh := d.usage.get(ctx, d.n.drive)
+	// Status answers within about 10 s, whatever the network does:
+	// scripts poll it to wait for a node to find its peers.
+	uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	u, fresh := d.n.drive.UsageOrLast(uctx)
+	cancel()
 	pending, err := d.n.drive.Pending(ctx)
 	if err != nil {
 		writeErr(w, err)
@@ -317,9 +293,9 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		StoragePeers:         len(peers),
 		ContributedBytes:     d.contribute,
 		StoredForOthersBytes: d.n.db.Fragments().Bytes(),
-		UsedBytes:            u.stored,
-		FileBytes:            u.size,
-		Files:                u.files,
+		UsedBytes:            u.Stored,
+		FileBytes:            u.Size,
+		Files:                u.Files,
 		UsageStale:           !fresh,
 		QuotaBytes:           quota,
 		Availability:         avail,
@@ -386,29 +362,14 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	src := r.Body
 	if s := q.Get("source"); s != "" {
-		if !filepath.IsAbs(s) {
-			writeErr(w, storage.E("put", storage.Invalid, fmt.Errorf("source %q is not an absolute path", s)))
-			return
-		}
-		// O_NONBLOCK: opening a named pipe must not wait for a writer.
-		f, err := os.OpenFile(s, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		f, fi, err := localfs.OpenSource(s)
 		if err != nil {
-			kind := storage.IO
-			if errors.Is(err, os.ErrNotExist) {
-				kind = storage.NotExist
-			} else if errors.Is(err, os.ErrPermission) {
-				kind = storage.Permission
-			}
-			writeErr(w, storage.E("put: open source", kind, err))
+			writeErr(w, err)
 			return
 		}
 		defer f.Close()
-		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-			writeErr(w, storage.Ef("put: open source", storage.Invalid, s, errors.New("not a regular file")))
-			return
-		}
 		src, opts.Source = f, s
-		if fi, err := f.Stat(); err == nil && opts.Mtime.IsZero() {
+		if opts.Mtime.IsZero() {
 			opts.Mtime = fi.ModTime()
 		}
 	}
