@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,18 +69,6 @@ type putLine struct {
 type progressJSON struct {
 	Done  int64 `json:"done"`
 	Total int64 `json:"total"`
-}
-
-// socketPath returns where the daemon of home listens. Unix socket paths
-// are limited to ~108 bytes; a longer one moves to the temp folder under a
-// name derived from the home.
-func socketPath(home string) string {
-	p := filepath.Join(home, sockFile)
-	if len(p) < 100 {
-		return p
-	}
-	sum := sha256.Sum256([]byte(home))
-	return filepath.Join(os.TempDir(), "cairn-"+hex.EncodeToString(sum[:8])+".sock")
 }
 
 // client talks to the daemon of a home.
@@ -171,6 +156,50 @@ func (c *client) send(ctx context.Context, method, path string, q url.Values, bo
 		return nil, ae.Error.err()
 	}
 	return resp, nil
+}
+
+// jsonHandler serves a request whose body is a JSON Req: do's answer is
+// the JSON response (200), or its error (writeErr).
+func jsonHandler[Req, Resp any](do func(context.Context, Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&req); err != nil {
+			writeErr(w, storage.E("decode request", storage.Invalid, err))
+			return
+		}
+		v, err := do(r.Context(), req)
+		reply(w, v, err)
+	}
+}
+
+// queryHandler serves a request described by its query, as jsonHandler.
+func queryHandler[Resp any](do func(context.Context, url.Values) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := do(r.Context(), r.URL.Query())
+		reply(w, v, err)
+	}
+}
+
+// pathHandler is a queryHandler for a drive path in ?path=, cleaned.
+func pathHandler[Resp any](do func(ctx context.Context, p string, q url.Values) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := queryPath(r, "path")
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		v, err := do(r.Context(), p, r.URL.Query())
+		reply(w, v, err)
+	}
+}
+
+// reply answers with a handler's result: err, or v.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, v)
 }
 
 // writeJSON answers with v.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path"
@@ -218,26 +219,29 @@ type daemon struct {
 	logf       func(string, ...any)
 }
 
+// routes: each handler but put's and get's streams is a function from the
+// request (its JSON body, or its query) to the JSON answer (api.go).
 func (d *daemon) routes() http.Handler {
+	dr := d.n.drive
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/id", d.handleID)
-	mux.HandleFunc("GET /v1/status", d.handleStatus)
-	mux.HandleFunc("GET /v1/peers", d.handlePeers)
+	mux.HandleFunc("GET /v1/id", queryHandler(d.id))
+	mux.HandleFunc("GET /v1/status", queryHandler(d.status))
+	mux.HandleFunc("GET /v1/peers", queryHandler(d.peers))
 	mux.HandleFunc("POST /v1/put", d.handlePut)
 	mux.HandleFunc("GET /v1/get", d.handleGet)
-	mux.HandleFunc("GET /v1/stat", d.handleStat)
-	mux.HandleFunc("GET /v1/ls", d.handleLs)
-	mux.HandleFunc("POST /v1/mkdir", d.handleMkdir)
-	mux.HandleFunc("POST /v1/rm", d.handleRm)
-	mux.HandleFunc("POST /v1/mv", d.handleMv)
-	mux.HandleFunc("GET /v1/versions", d.handleVersions)
-	mux.HandleFunc("POST /v1/share", d.handleShare)
-	mux.HandleFunc("POST /v1/unshare", d.handleUnshare)
-	mux.HandleFunc("GET /v1/shares", d.handleShares)
-	mux.HandleFunc("GET /v1/shares/received", d.handleShareList(d.n.drive.Received))
-	mux.HandleFunc("GET /v1/shares/pending", d.handleShareList(d.n.drive.PendingShares))
-	mux.HandleFunc("POST /v1/shares/accept", d.handlePick(d.accept))
-	mux.HandleFunc("POST /v1/shares/decline", d.handlePick(d.decline))
+	mux.HandleFunc("GET /v1/stat", pathHandler(d.stat))
+	mux.HandleFunc("GET /v1/ls", pathHandler(d.ls))
+	mux.HandleFunc("POST /v1/mkdir", jsonHandler(d.mkdir))
+	mux.HandleFunc("POST /v1/rm", jsonHandler(d.rm))
+	mux.HandleFunc("POST /v1/mv", jsonHandler(d.mv))
+	mux.HandleFunc("GET /v1/versions", pathHandler(d.versions))
+	mux.HandleFunc("POST /v1/share", jsonHandler(d.share))
+	mux.HandleFunc("POST /v1/unshare", jsonHandler(d.unshare))
+	mux.HandleFunc("GET /v1/shares", queryHandler(d.shares))
+	mux.HandleFunc("GET /v1/shares/received", queryHandler(shareList(dr.Received)))
+	mux.HandleFunc("GET /v1/shares/pending", queryHandler(shareList(dr.PendingShares)))
+	mux.HandleFunc("POST /v1/shares/accept", jsonHandler(d.accept))
+	mux.HandleFunc("POST /v1/shares/decline", jsonHandler(d.decline))
 	return mux
 }
 
@@ -247,8 +251,8 @@ type idJSON struct {
 	Addrs  []string `json:"addrs"`
 }
 
-func (d *daemon) handleID(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, idJSON{UserID: d.userID, PeerID: string(d.n.net.ID()), Addrs: d.n.net.Addrs()})
+func (d *daemon) id(context.Context, url.Values) (idJSON, error) {
+	return idJSON{UserID: d.userID, PeerID: string(d.n.net.ID()), Addrs: d.n.net.Addrs()}, nil
 }
 
 type statusJSON struct {
@@ -272,21 +276,19 @@ type statusJSON struct {
 	UsageStale bool `json:"usage_stale,omitempty"`
 }
 
-func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	// Status answers within about 10 s, whatever the network does:
-	// scripts poll it to wait for a node to find its peers.
+// status answers within about 10 s, whatever the network does: scripts
+// poll it to wait for a node to find its peers.
+func (d *daemon) status(ctx context.Context, _ url.Values) (statusJSON, error) {
 	uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	u, fresh := d.n.drive.UsageOrLast(uctx)
 	cancel()
 	pending, err := d.n.drive.Pending(ctx)
 	if err != nil {
-		writeErr(w, err)
-		return
+		return statusJSON{}, err
 	}
 	peers, _ := d.n.net.Peers(ctx, fragmentProtocol)
 	avail, quota := d.up.status(d.contribute)
-	writeJSON(w, 200, statusJSON{
+	return statusJSON{
 		PeerID:               string(d.n.net.ID()),
 		UserID:               d.userID,
 		Peers:                d.n.net.ConnectedCount(),
@@ -302,7 +304,7 @@ func (d *daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 		PendingUploads:       len(pending),
 		RepairQueue:          0,
 		UptimeSeconds:        int64(time.Since(d.n.started) / time.Second),
-	})
+	}, nil
 }
 
 // peerJSON is one peer of 'cairn peers --json'. Score and Availability
@@ -318,19 +320,15 @@ type peerJSON struct {
 	Net          string   `json:"net,omitempty"`
 }
 
-func (d *daemon) handlePeers(w http.ResponseWriter, r *http.Request) {
-	peers, err := d.n.net.Peers(r.Context(), fragmentProtocol)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) peers(ctx context.Context, _ url.Values) ([]peerJSON, error) {
+	peers, err := d.n.net.Peers(ctx, fragmentProtocol)
 	out := make([]peerJSON, 0, len(peers))
 	for _, p := range peers {
 		// No audits and no availability probes yet: nothing measured
 		// but that the peer is known now.
 		out = append(out, peerJSON{PeerID: string(p.ID), Net: p.Net})
 	}
-	writeJSON(w, 200, out)
+	return out, err
 }
 
 func queryPath(r *http.Request, name string) (string, error) {
@@ -339,6 +337,15 @@ func queryPath(r *http.Request, name string) (string, error) {
 
 func entryOf(e drive.Entry) entryJSON {
 	return entryJSON{Name: e.Name(), Path: e.Path, Size: e.Size, IsDir: e.IsDir, Mtime: e.Mtime.UTC()}
+}
+
+// entriesOf is never nil: an empty list is [] in JSON.
+func entriesOf(es []drive.Entry) []entryJSON {
+	out := make([]entryJSON, 0, len(es))
+	for _, e := range es {
+		out = append(out, entryOf(e))
+	}
+	return out
 }
 
 // handlePut uploads a file: from the local file named by ?source= (read by
@@ -471,63 +478,34 @@ func (d *daemon) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (d *daemon) handleStat(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPath(r, "path")
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	e, err := d.n.drive.Stat(r.Context(), p)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, entryOf(e))
+func (d *daemon) stat(ctx context.Context, p string, _ url.Values) (entryJSON, error) {
+	e, err := d.n.drive.Stat(ctx, p)
+	return entryOf(e), err
 }
 
-func (d *daemon) handleLs(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPath(r, "path")
-	if err != nil {
-		writeErr(w, err)
-		return
+// ls lists folder p (recursive=1: everything below it); a file lists
+// itself.
+func (d *daemon) ls(ctx context.Context, p string, q url.Values) ([]entryJSON, error) {
+	dr := d.n.drive
+	if q.Get("recursive") != "1" {
+		es, err := dr.List(ctx, p)
+		if storage.KindOf(err) == storage.NotDir {
+			if st, serr := dr.Stat(ctx, p); serr == nil && !st.IsDir {
+				return []entryJSON{entryOf(st)}, nil
+			}
+		}
+		return entriesOf(es), err
+	}
+	st, err := dr.Stat(ctx, p)
+	if err != nil || !st.IsDir {
+		return []entryJSON{entryOf(st)}, err
 	}
 	out := []entryJSON{}
-	if r.URL.Query().Get("recursive") == "1" {
-		st, err := d.n.drive.Stat(r.Context(), p)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		if !st.IsDir {
-			writeJSON(w, 200, []entryJSON{entryOf(st)})
-			return
-		}
-		err = d.n.drive.Walk(r.Context(), p, func(e drive.Entry) error {
-			out = append(out, entryOf(e))
-			return nil
-		})
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-	} else {
-		es, err := d.n.drive.List(r.Context(), p)
-		if err != nil {
-			if storage.KindOf(err) == storage.NotDir {
-				// ls of a file lists the file.
-				if st, serr := d.n.drive.Stat(r.Context(), p); serr == nil && !st.IsDir {
-					writeJSON(w, 200, []entryJSON{entryOf(st)})
-					return
-				}
-			}
-			writeErr(w, err)
-			return
-		}
-		for _, e := range es {
-			out = append(out, entryOf(e))
-		}
-	}
-	writeJSON(w, 200, out)
+	err = dr.Walk(ctx, p, func(e drive.Entry) error {
+		out = append(out, entryOf(e))
+		return nil
+	})
+	return out, err
 }
 
 type mkdirReq struct {
@@ -545,73 +523,35 @@ type mvReq struct {
 	Dst string `json:"dst"`
 }
 
-func decodeBody(r *http.Request, v any) error {
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(v); err != nil {
-		return storage.E("decode request", storage.Invalid, err)
-	}
-	return nil
-}
-
-func (d *daemon) handleMkdir(w http.ResponseWriter, r *http.Request) {
-	var req mkdirReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) mkdir(ctx context.Context, req mkdirReq) (map[string]string, error) {
 	p, err := drive.Clean(req.Path)
 	if err == nil {
-		err = d.n.drive.Mkdir(r.Context(), p, req.Parents)
+		err = d.n.drive.Mkdir(ctx, p, req.Parents)
 	}
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, map[string]string{"path": p})
+	return map[string]string{"path": p}, err
 }
 
-func (d *daemon) handleRm(w http.ResponseWriter, r *http.Request) {
-	var req rmReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) rm(ctx context.Context, req rmReq) ([]entryJSON, error) {
 	p, err := drive.Clean(req.Path)
-	var removed []drive.Entry
-	if err == nil {
-		removed, err = d.n.drive.Remove(r.Context(), p, req.Recursive)
-	}
 	if err != nil {
-		writeErr(w, err)
-		return
+		return nil, err
 	}
-	out := []entryJSON{}
-	for _, e := range removed {
-		out = append(out, entryOf(e))
-	}
-	writeJSON(w, 200, out)
+	removed, err := d.n.drive.Remove(ctx, p, req.Recursive)
+	return entriesOf(removed), err
 }
 
-func (d *daemon) handleMv(w http.ResponseWriter, r *http.Request) {
-	var req mvReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) mv(ctx context.Context, req mvReq) (map[string]string, error) {
 	src, err := drive.Clean(req.Src)
-	var dst string
-	if err == nil {
-		dst, err = drive.Clean(req.Dst)
-	}
-	if err == nil {
-		// As mv(1): moving onto an existing folder moves into it.
-		if st, serr := d.n.drive.Stat(r.Context(), dst); serr == nil && st.IsDir {
-			dst = path.Join(dst, path.Base(src))
-		}
-		err = d.n.drive.Rename(r.Context(), src, dst)
-	}
 	if err != nil {
-		writeErr(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, 200, map[string]string{"src": src, "dst": dst})
+	dst, err := drive.Clean(req.Dst)
+	if err != nil {
+		return nil, err
+	}
+	// As mv(1): moving onto an existing folder moves into it.
+	if st, serr := d.n.drive.Stat(ctx, dst); serr == nil && st.IsDir {
+		dst = path.Join(dst, path.Base(src))
+	}
+	return map[string]string{"src": src, "dst": dst}, d.n.drive.Rename(ctx, src, dst)
 }

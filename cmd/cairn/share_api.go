@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cairn-storage/cairn/storage"
@@ -16,22 +16,13 @@ type versionJSON struct {
 	Mtime   time.Time `json:"mtime"`
 }
 
-func (d *daemon) handleVersions(w http.ResponseWriter, r *http.Request) {
-	p, err := queryPath(r, "path")
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	vs, err := d.n.drive.Versions(r.Context(), p)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) versions(ctx context.Context, p string, _ url.Values) ([]versionJSON, error) {
+	vs, err := d.n.drive.Versions(ctx, p)
 	out := make([]versionJSON, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, versionJSON{Version: v.N, Size: v.Size, Mtime: v.Mtime.UTC()})
 	}
-	writeJSON(w, 200, out)
+	return out, err
 }
 
 type shareReq struct {
@@ -47,66 +38,33 @@ type unshareReq struct {
 	Link string `json:"link,omitempty"`
 }
 
-func (d *daemon) handleShare(w http.ResponseWriter, r *http.Request) {
-	var req shareReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) share(ctx context.Context, req shareReq) (map[string]any, error) {
 	p, err := drive.Clean(req.Path)
-	if err != nil {
-		writeErr(w, err)
-		return
+	switch {
+	case err != nil:
+		return nil, err
+	case req.Link:
+		link, err := d.n.drive.Link(ctx, p)
+		return map[string]any{"path": p, "link": link}, err
+	case req.With == "":
+		return nil, storage.E("share", storage.Invalid, errors.New("say whom to share with (--with USER_ID) or ask for a link (--link)"))
 	}
-	if req.Link {
-		link, err := d.n.drive.Link(r.Context(), p)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, 200, map[string]string{"path": p, "link": link})
-		return
-	}
-	if req.With == "" {
-		writeErr(w, storage.E("share", storage.Invalid, errors.New("say whom to share with (--with USER_ID) or ask for a link (--link)")))
-		return
-	}
-	if err := d.n.drive.Share(r.Context(), p, req.With, req.Write); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"path": p, "with": req.With, "write": req.Write})
+	return map[string]any{"path": p, "with": req.With, "write": req.Write}, d.n.drive.Share(ctx, p, req.With, req.Write)
 }
 
-func (d *daemon) handleUnshare(w http.ResponseWriter, r *http.Request) {
-	var req unshareReq
-	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, err)
-		return
-	}
+func (d *daemon) unshare(ctx context.Context, req unshareReq) (map[string]any, error) {
 	p, err := drive.Clean(req.Path)
-	if err != nil {
-		writeErr(w, err)
-		return
+	switch {
+	case err != nil:
+		return nil, err
+	case (req.From == "") == (req.Link == ""):
+		return nil, storage.E("unshare", storage.Invalid, errors.New("give exactly one of --from USER_ID or --link LINK"))
 	}
-	if (req.From == "") == (req.Link == "") {
-		writeErr(w, storage.E("unshare", storage.Invalid, errors.New("give exactly one of --from USER_ID or --link LINK")))
-		return
-	}
-	if err := d.n.drive.Unshare(r.Context(), p, req.From, req.Link); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"path": p, "revoked": true})
+	return map[string]any{"path": p, "revoked": true}, d.n.drive.Unshare(ctx, p, req.From, req.Link)
 }
 
-func (d *daemon) handleShares(w http.ResponseWriter, r *http.Request) {
-	gs, err := d.n.drive.Shares(r.Context())
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, gs)
+func (d *daemon) shares(ctx context.Context, _ url.Values) ([]drive.Grant, error) {
+	return d.n.drive.Shares(ctx)
 }
 
 // shareInfoJSON is a received or pending share in the API and in
@@ -118,23 +76,15 @@ type shareInfoJSON struct {
 	Time  time.Time `json:"time"`
 }
 
-func shareInfosJSON(in []drive.ShareInfo) []shareInfoJSON {
-	out := make([]shareInfoJSON, 0, len(in))
-	for _, s := range in {
-		out = append(out, shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()})
-	}
-	return out
-}
-
-// handleShareList serves GET /v1/shares/received and /v1/shares/pending.
-func (d *daemon) handleShareList(list func(context.Context) ([]drive.ShareInfo, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ss, err := list(r.Context())
-		if err != nil {
-			writeErr(w, err)
-			return
+// shareList serves GET /v1/shares/received and /v1/shares/pending.
+func shareList(list func(context.Context) ([]drive.ShareInfo, error)) func(context.Context, url.Values) ([]shareInfoJSON, error) {
+	return func(ctx context.Context, _ url.Values) ([]shareInfoJSON, error) {
+		ss, err := list(ctx)
+		out := make([]shareInfoJSON, 0, len(ss))
+		for _, s := range ss {
+			out = append(out, shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()})
 		}
-		writeJSON(w, 200, shareInfosJSON(ss))
+		return out, err
 	}
 }
 
@@ -145,25 +95,8 @@ type pickReq struct {
 	From  string   `json:"from,omitempty"`
 }
 
-// handlePick serves POST /v1/shares/accept and /v1/shares/decline: do
-// answers a pickReq with the response's JSON.
-func (d *daemon) handlePick(do func(ctx context.Context, req pickReq) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req pickReq
-		if err := decodeBody(r, &req); err != nil {
-			writeErr(w, err)
-			return
-		}
-		out, err := do(r.Context(), req)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, 200, out)
-	}
-}
-
-func (d *daemon) accept(ctx context.Context, req pickReq) (any, error) {
+// accept and decline serve POST /v1/shares/accept and /v1/shares/decline.
+func (d *daemon) accept(ctx context.Context, req pickReq) (map[string]any, error) {
 	names, err := d.n.drive.Accept(ctx, req.Names, req.From)
 	paths := make([]string, len(names))
 	for i, n := range names {
@@ -172,7 +105,7 @@ func (d *daemon) accept(ctx context.Context, req pickReq) (any, error) {
 	return map[string]any{"accepted": paths}, err
 }
 
-func (d *daemon) decline(ctx context.Context, req pickReq) (any, error) {
+func (d *daemon) decline(ctx context.Context, req pickReq) (map[string]any, error) {
 	n, err := d.n.drive.Decline(ctx, req.Names, req.From)
 	return map[string]any{"declined": n}, err
 }
