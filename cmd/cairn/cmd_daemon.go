@@ -178,34 +178,17 @@ func runDaemon(c *cli.Context, e *env) error {
 // uptimeSaver saves the node's online time every interval, and once more
 // when closed.
 type uptimeSaver struct {
-	up     *uptime
-	cancel context.CancelFunc
-	done   chan struct{}
+	up   *uptime
+	loop *storage.Loop
 }
 
 func newUptimeSaver(ctx context.Context, up *uptime, interval time.Duration) *uptimeSaver {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &uptimeSaver{up: up, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				up.save(ctx)
-			}
-		}
-	}()
-	return s
+	return &uptimeSaver{up: up, loop: storage.Every(ctx, interval, nil, up.save)}
 }
 
 // Close stops the loop, waits for it and saves a last time.
 func (s *uptimeSaver) Close() {
-	s.cancel()
-	<-s.done
+	s.loop.Close()
 	s.up.save(context.Background())
 }
 

@@ -49,7 +49,7 @@ func TestUptimeSaver(t *testing.T) {
 	s = newUptimeSaver(cctx, up, time.Millisecond)
 	cancel()
 	select {
-	case <-s.done:
+	case <-s.loop.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the saver outlived its context")
 	}
