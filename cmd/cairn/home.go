@@ -2,89 +2,45 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/cairn-storage/cairn/cryptree"
-	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/home"
 )
 
-// The home holds, as files: config.json, keyring (sealed under the
-// passphrase), node.key (the libp2p identity), and db/ (all data). Deleting
-// db/ loses stored data and caches, never the identity or keys.
+// The home's files and their formats are storage/home's; cmd asks for the
+// passphrase, decides the KDF this binary may use and adds the hints.
 const (
-	configFile  = "config.json"
-	keyringFile = "keyring"
-	nodeKeyFile = "node.key"
-	dbDir       = "db"
-	sockFile    = "daemon.sock"
-	sockAddr    = "daemon.addr" // where the socket is when the home path is too long for one
+	dbDir    = home.DBDir
+	sockFile = home.SocketFile
+	sockAddr = home.SocketAddrFile
 )
 
-// config is the home's config.json: defaults for `cairn daemon`.
-type config struct {
-	Listen     []string `json:"listen,omitempty"`
-	Bootstrap  []string `json:"bootstrap,omitempty"`
-	Contribute string   `json:"contribute,omitempty"`
-	Grace      string   `json:"grace,omitempty"`
-	MDNS       *bool    `json:"mdns,omitempty"`
-	Created    int64    `json:"created"` // Unix seconds of init
+// openHome opens the home in dir, with advice when it is not one.
+func openHome(dir string) (*home.Home, error) {
+	h, err := home.Open(dir)
+	switch {
+	case errors.Is(err, home.ErrNotHome):
+		return nil, withHint(err, "create one with 'cairn init' (or pick another with --home)")
+	case storage.KindOf(err) == storage.Invalid:
+		return nil, withHint(err, "fix or remove the file")
+	}
+	return h, err
 }
 
-func loadConfig(home string) (*config, error) {
-	b, err := os.ReadFile(filepath.Join(home, configFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, withHint(storage.E("open home", storage.Invalid, fmt.Errorf("%s is not a cairn home", home)),
-			"create one with 'cairn init' (or pick another with --home)")
-	}
+func loadConfig(dir string) (*home.Config, error) {
+	h, err := openHome(dir)
 	if err != nil {
-		return nil, storage.E("read config", storage.IO, err)
+		return nil, err
 	}
-	var c config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, withHint(storage.E("read config", storage.Invalid, fmt.Errorf("%s: %v", filepath.Join(home, configFile), err)),
-			"fix or remove the file")
-	}
-	return &c, nil
-}
-
-func saveConfig(home string, c *config) error {
-	b, _ := json.MarshalIndent(c, "", "  ")
-	return writeFileAtomic(filepath.Join(home, configFile), append(b, '\n'), 0o600)
-}
-
-// writeFileAtomic writes via a temporary file and a rename, so a crash
-// leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return storage.E("write "+filepath.Base(path), storage.IO, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return storage.E("write "+filepath.Base(path), storage.IO, err)
-	}
-	return nil
+	return h.Config(), nil
 }
 
 // kdfParams are Argon2id's parameters for new keyring files. A binary
@@ -150,76 +106,46 @@ func prompt(e *env, question, hint string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// openKeyring reads and opens the home's keyring.
-func openKeyring(c *cli.Context, e *env, home string) (*cryptree.Keyring, error) {
-	b, err := os.ReadFile(filepath.Join(home, keyringFile))
-	if err != nil {
-		return nil, withHint(storage.E("open keyring", storage.Invalid, err), "create a home with 'cairn init'")
-	}
-	p, err := passphrase(c, e, false)
+// openKeyring reads and opens the home's keyring, asking for the
+// passphrase once the file is found.
+func openKeyring(c *cli.Context, e *env, dir string) (*cryptree.Keyring, error) {
+	h, err := openHome(dir)
 	if err != nil {
 		return nil, err
 	}
-	kr, err := cryptree.ParseKeyringFile(b, p)
-	if errors.Is(err, cryptree.ErrCannotDecrypt) {
-		return nil, withHint(storage.E("open keyring", storage.CannotDecrypt, errors.New("wrong passphrase or damaged keyring")),
-			"check CAIRN_PASSPHRASE / --passphrase-file")
+	kr, err := h.Keyring(func() ([]byte, error) { return passphrase(c, e, false) })
+	switch storage.KindOf(err) {
+	case storage.Invalid:
+		return nil, withHint(err, "create a home with 'cairn init'")
+	case storage.CannotDecrypt:
+		return nil, withHint(err, "check CAIRN_PASSPHRASE / --passphrase-file")
 	}
-	if err != nil {
-		return nil, storage.E("open keyring", storage.Corrupt, err)
-	}
-	return kr, nil
+	return kr, err
 }
 
 // nodeIdentity reads the node's libp2p key.
-func nodeIdentity(home string) ([]byte, storage.PeerID, error) {
-	key, err := os.ReadFile(filepath.Join(home, nodeKeyFile))
+func nodeIdentity(dir string) ([]byte, storage.PeerID, error) {
+	h, err := openHome(dir)
 	if err != nil {
-		return nil, "", withHint(storage.E("read node key", storage.Invalid, err), "create a home with 'cairn init'")
+		return nil, "", err
 	}
-	id, err := network.IdentityPeerID(key)
-	if err != nil {
-		return nil, "", storage.E("read node key", storage.Corrupt, err)
+	key, id, err := h.Identity()
+	if storage.KindOf(err) == storage.Invalid {
+		return nil, "", withHint(err, "create a home with 'cairn init'")
 	}
-	return key, id, nil
+	return key, id, err
 }
 
-// parseSize reads sizes like 500MiB, 2GB, 1.5GiB, 1024 (bytes).
+// parseSize reads a size given on the command line: a bad one is a usage
+// error, in the library's words.
 func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, usagef("empty size")
+	n, err := home.ParseSize(s)
+	if err != nil {
+		return 0, usagef("%v", errors.Unwrap(err))
 	}
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 {
-		return 0, usagef("bad size %q: want a number and a unit like 500MiB or 2GB", s)
-	}
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-	}[unit]
-	if mult == 0 {
-		return 0, usagef("bad size %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, unit)
-	}
-	return int64(v * mult), nil
+	return n, nil
 }
 
-// formatSize prints bytes in binary units.
-func formatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+func formatSize(n int64) string { return home.FormatSize(n) }
+
+func socketPath(dir string) string { return home.SocketPath(dir) }
