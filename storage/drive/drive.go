@@ -57,6 +57,7 @@ func newDrive(cfg Config) *Drive {
 	d := &Drive{cfg: cfg, bc: cfg.Tree.Objects, kv: cfg.Journal, key: cfg.MetaKey, running: map[string]bool{}}
 	d.open.cfg = cfg.Tree
 	d.open.ready = make(chan struct{})
+	d.open.waited = make(chan struct{}) // closed by Open's background opener
 	t := subkey(cfg.MetaKey, "journal")
 	copy(d.tag[:], t[:])
 	return d

@@ -47,9 +47,10 @@ var ErrNotOpen = errors.New("the drive is not open yet")
 type opener struct {
 	cfg TreeConfig
 
-	mu    sync.Mutex // held while opening
-	tree  atomic.Pointer[Tree]
-	ready chan struct{} // closed once tree is set
+	mu     sync.Mutex // held while opening
+	tree   atomic.Pointer[Tree]
+	ready  chan struct{} // closed once tree is set
+	waited chan struct{} // closed once Config.Wait has returned: calls may open the Tree
 
 	stop context.CancelFunc // ends the background opener
 	done chan struct{}      // closed when it has returned
@@ -57,9 +58,13 @@ type opener struct {
 
 // Open returns the drive cfg describes. It does not wait for the network:
 // the Tree is opened in the background (after cfg.Wait, then with
-// backoff until it works or ctx ends) and by the first call that finds it
-// missing. Until it is open every call fails with storage.Unavailable,
-// ErrNotOpen in its chain. Close stops the background opener; ctx bounds
+// backoff until it works or ctx ends) and, once cfg.Wait has returned, by
+// a call that finds it missing. No call opens the Tree before that: a
+// recovering node must not take an unreachable root for a missing one and
+// make a new, empty one. A call waits for cfg.Wait, or for an attempt
+// under way, for as long as its ctx allows (a mutex would not), then
+// fails with storage.Unavailable, ErrNotOpen in its chain, if the Tree is
+// still not open. Close stops the background opener; ctx bounds
 // it too. Errors: storage.Invalid for a cfg without objects, records,
 // cache, root writer or journal.
 func Open(ctx context.Context, cfg Config) (*Drive, error) {
@@ -82,6 +87,12 @@ func Open(ctx context.Context, cfg Config) (*Drive, error) {
 // until it is open or ctx ends.
 func (d *Drive) openInBackground(ctx context.Context) {
 	defer close(d.open.done)
+	waited := false
+	defer func() { // on every way out: calls must never wait for a wait that is over
+		if !waited {
+			close(d.open.waited)
+		}
+	}()
 	if d.cfg.Wait != nil {
 		if err := d.cfg.Wait(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -90,6 +101,8 @@ func (d *Drive) openInBackground(ctx context.Context) {
 			d.logf("drive: waiting for the network: %v", err)
 		}
 	}
+	close(d.open.waited)
+	waited = true
 	wait := d.cfg.Retry
 	if wait <= 0 {
 		wait = 500 * time.Millisecond
@@ -117,7 +130,25 @@ func (d *Drive) tree(ctx context.Context) (*Tree, error) {
 	if t := o.tree.Load(); t != nil {
 		return t, nil
 	}
-	o.mu.Lock()
+	notOpen := func(why string) (*Tree, error) {
+		return nil, storage.E("open drive", storage.Unavailable, fmt.Errorf("%w: %s", ErrNotOpen, why))
+	}
+	select {
+	case <-o.waited:
+	case <-o.ready:
+		return o.tree.Load(), nil
+	case <-ctx.Done():
+		return notOpen("still waiting for storage peers")
+	}
+	for !o.mu.TryLock() {
+		select { // an attempt is under way: wait for it, as ctx allows
+		case <-o.ready:
+			return o.tree.Load(), nil
+		case <-ctx.Done():
+			return notOpen("still opening it")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	defer o.mu.Unlock()
 	if t := o.tree.Load(); t != nil {
 		return t, nil

@@ -71,14 +71,24 @@ func TestOpenLazily(t *testing.T) {
 	if n := recs.lookups.Load(); n != 0 {
 		t.Fatalf("%d lookups before Wait returned", n)
 	}
-	_, err = d.Stat(ctx, "/")
+	// Calls wait for the network as long as their ctx allows, then say
+	// the drive is not open; none of them tries to open it.
+	brief := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	_, err = d.Stat(brief(), "/")
 	checkKind(t, "stat before the network answers", err, storage.Unavailable)
 	if !errors.Is(err, ErrNotOpen) {
 		t.Fatalf("not-open error without ErrNotOpen: %v", err)
 	}
-	checkKind(t, "share before open", d.Share(ctx, "/x", "nobody", false), storage.Unavailable)
-	_, err = d.PendingShares(ctx)
+	checkKind(t, "share before open", d.Share(brief(), "/x", "nobody", false), storage.Unavailable)
+	_, err = d.PendingShares(brief())
 	checkKind(t, "pending shares before open", err, storage.Unavailable)
+	if n := recs.lookups.Load(); n != 0 {
+		t.Fatalf("%d lookups by calls before Wait returned", n)
+	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	checkKind(t, "wait open, not open", d.WaitOpen(short), storage.Canceled)
 	cancel()
@@ -112,18 +122,32 @@ func TestOpenLazily(t *testing.T) {
 func TestOpenFirstCall(t *testing.T) {
 	ctx := context.Background()
 	e := newTreeEnv(t)
+	release := make(chan struct{})
 	d, err := Open(ctx, e.config(e.recs, func(ctx context.Context) error {
-		<-ctx.Done() // the background opener never gets to try
-		return ctx.Err()
+		<-release // the network is not ready yet
+		return nil
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.Stat(ctx, "/"); err != nil {
+	// Before the wait is over no call opens the Tree (it could take an
+	// unreachable root for a missing one): it waits as its ctx allows,
+	// then says so.
+	before := e.recs.Lookups()
+	brief, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	if _, err := d.Stat(brief, "/"); !errors.Is(err, ErrNotOpen) || !errors.Is(err, storage.Unavailable) {
+		t.Fatalf("a call before the wait is over: %v", err)
+	}
+	if n := e.recs.Lookups() - before; n != 0 {
+		t.Fatalf("a call before the wait is over looked up %d records", n)
+	}
+	close(release)
+	if err := d.WaitOpen(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.WaitOpen(ctx); err != nil {
+	if _, err := d.Stat(ctx, "/"); err != nil {
 		t.Fatal(err)
 	}
 }

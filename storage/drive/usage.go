@@ -37,7 +37,12 @@ func (d *Drive) Usage(ctx context.Context) (files int, size, stored int64, err e
 // fresh false: a status page keeps answering while the node finds its
 // peers. Safe for concurrent use.
 func (d *Drive) UsageOrLast(ctx context.Context) (u Usage, fresh bool) {
-	files, size, stored, err := d.Usage(ctx)
+	var files int
+	var size, stored int64
+	err := ErrNotOpen
+	if d.opened() != nil { // never wait for the drive to open: status must answer
+		files, size, stored, err = d.Usage(ctx)
+	}
 	d.usage.mu.Lock()
 	defer d.usage.mu.Unlock()
 	if err != nil {
