@@ -92,8 +92,8 @@ func Hint(err error) string {
 
 // inParallel calls fn for every item, n at a time, and stops at the first
 // error, which it returns prefixed with the item's name.
-func inParallel[T any](ctx context.Context, n int, items []T, name func(T) string, fn func(context.Context, T) error) error {
-	ctx, cancel := context.WithCancel(ctx)
+func inParallel[T any](parent context.Context, n int, items []T, name func(T) string, fn func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	work := make(chan T)
 	var mu sync.Mutex
@@ -123,6 +123,10 @@ func inParallel[T any](ctx context.Context, n int, items []T, name func(T) strin
 	}
 	close(work)
 	wg.Wait()
+	if first == nil && parent.Err() != nil {
+		// Cancelled between items: some were never sent, so it failed.
+		return storage.E("transfer", storage.Canceled, parent.Err())
+	}
 	return first
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +403,21 @@ func TestPutSpecialSource(t *testing.T) {
 	}
 	if len(to.puts) != 0 || len(to.dirs) != 0 {
 		t.Errorf("the Sender was asked to upload: %q %q", to.puts, to.dirs)
+	}
+}
+
+// A transfer whose context ends between items fails: items were skipped.
+func TestInParallelCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	items := make([]int, 100)
+	var done atomic.Int64
+	err := inParallel(ctx, 2, items, func(int) string { return "x" }, func(ctx context.Context, _ int) error {
+		if done.Add(1) == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, storage.Canceled) || done.Load() == int64(len(items)) {
+		t.Fatalf("cancelled after %d of %d: %v", done.Load(), len(items), err)
 	}
 }
