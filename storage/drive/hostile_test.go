@@ -450,3 +450,36 @@ func TestShareSpam(t *testing.T) {
 		t.Fatalf("names and a user id: %v", err)
 	}
 }
+
+// An accepted sender cannot grow the received list past what can be
+// saved: over the cap its shares are dropped, the inbox is emptied, and
+// shares of others still arrive.
+func TestShareSpamFromAcceptedSender(t *testing.T) {
+	ctx := context.Background()
+	e := newShareEnv(t)
+	a, b, c := e.alice, e.bob, e.carol
+	put(t, a.tree, "/x", "X")
+	if err := a.tree.Share(ctx, "/x", b.id, false); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, b, 1) // bob accepts alice
+	spam(t, e, a.kr, b.id, MaxReceivedPerSender+50)
+	if _, err := b.tree.Receive(ctx); err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	if b.inbox.count() != 0 {
+		t.Fatalf("%d messages left in the inbox", b.inbox.count())
+	}
+	rs, err := b.tree.Received(ctx)
+	if err != nil || len(rs) != MaxReceivedPerSender {
+		t.Fatalf("%d received, %v; want the cap %d", len(rs), err, MaxReceivedPerSender)
+	}
+	put(t, c.tree, "/y", "Y")
+	if err := c.tree.Share(ctx, "/y", b.id, false); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, b, 1)
+	if read(t, b.tree, "/shared/y") != "Y" {
+		t.Fatal("carol's share did not arrive")
+	}
+}

@@ -24,6 +24,12 @@ const (
 	MaxPendingPerSender = 8
 	// MaxPending is how many shares wait at most, from all senders.
 	MaxPending = 128
+	// MaxReceivedPerSender and MaxReceived cap the received list, so that
+	// an accepted sender cannot grow it past what can be saved (which
+	// would stop every later share from arriving): over the caps, a new
+	// share is dropped with a log line.
+	MaxReceivedPerSender = 256
+	MaxReceived          = 1024
 )
 
 // ShareInfo describes a received or a pending share.

@@ -654,6 +654,17 @@ func (t *Tree) Receive(ctx context.Context) (int, error) {
 		if findSame(rs, it.from, it.c) >= 0 {
 			return // delivered twice
 		}
+		n := 0
+		for _, r := range rs {
+			if r.from == it.from {
+				n++
+			}
+		}
+		if n >= MaxReceivedPerSender || len(rs) >= MaxReceived {
+			t.logf("tree: dropping a share from %s: %d shares of theirs and %d in all are received already",
+				cryptree.SenderOf(it.from[:]), n, len(rs))
+			return
+		}
 		rs = append(rs, received{name: uniqueName(rs, it.c), from: it.from, time: now, cap: it.c})
 		count++
 	}
