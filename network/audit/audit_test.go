@@ -10,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/memstore"
@@ -27,26 +25,9 @@ var (
 	stranger = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{'s'}, 32))
 )
 
-// realHosts returns two hosts on 127.0.0.1 (TCP, TLS) that know each
-// other's addresses.
+// realHosts returns two hosts on 127.0.0.1 that know each other.
 func realHosts(t *testing.T) (client, server host.Host) {
-	t.Helper()
-	var hs []host.Host
-	for range 2 {
-		h, err := libp2p.New(
-			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-			libp2p.Transport(tcp.NewTCPTransport),
-			libp2p.Security(libp2ptls.ID, libp2ptls.New),
-			libp2p.DisableRelay(),
-		)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		hs = append(hs, h)
-	}
-	hs[0].Peerstore().AddAddrs(hs[1].ID(), hs[1].Addrs(), time.Hour)
-	hs[1].Peerstore().AddAddrs(hs[0].ID(), hs[0].Addrs(), time.Hour)
+	hs := nettest.RealHosts(t, 2)
 	return hs[0], hs[1]
 }
 

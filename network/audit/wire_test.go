@@ -3,10 +3,7 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
@@ -26,35 +24,17 @@ func seq(from byte, n int) []byte {
 	return b
 }
 
-func hexBlock(b []byte) string {
-	var s strings.Builder
-	for i := 0; i < len(b); i += 16 {
-		line := b[i:min(i+16, len(b))]
-		for j, c := range line {
-			if j > 0 {
-				s.WriteByte(' ')
-			}
-			s.WriteString(hex.EncodeToString([]byte{c}))
-		}
-		s.WriteByte('\n')
-	}
-	return s.String()
-}
+func hexBlock(b []byte) string { return nettest.HexBlock(b) }
 
 // TestProtocolVectors checks the audit vectors of PROTOCOL.md against the
 // encoder, and that they decode to what they say.
 func TestProtocolVectors(t *testing.T) {
-	doc, err := os.ReadFile("../PROTOCOL.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	all, doc := nettest.Vectors(t, "../PROTOCOL.md")
 	vecs := map[string][]byte{}
-	for _, m := range regexp.MustCompile("(?s)```hex (audit-[a-z-]+)\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
-		b, err := hex.DecodeString(strings.Join(strings.Fields(m[2]), ""))
-		if err != nil {
-			t.Errorf("vector %s: %v", m[1], err)
+	for name, b := range all {
+		if strings.HasPrefix(name, "audit-") {
+			vecs[name] = b
 		}
-		vecs[m[1]] = b
 	}
 	auditor := ed25519.NewKeyFromSeed(seq(0x20, 32))
 	sk, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seq(0x40, 32)))
@@ -89,10 +69,10 @@ func TestProtocolVectors(t *testing.T) {
 		t.Errorf("the request vector decodes to %+v, %v", got, err)
 	}
 	idx := fmt.Sprint(Indices(req.Nonce, ref, 100*erasure.LeafSize, 4))
-	if !strings.Contains(string(doc), "leaves "+idx+" ") {
+	if !strings.Contains(doc, "leaves "+idx+" ") {
 		t.Errorf("PROTOCOL.md does not give the vector's leaves as %s", idx)
 	}
-	if !strings.Contains(string(doc), "`"+server.String()+"`") {
+	if !strings.Contains(doc, "`"+server.String()+"`") {
 		t.Errorf("PROTOCOL.md does not name the vector server %s", server)
 	}
 }

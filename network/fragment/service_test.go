@@ -12,16 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/memstore"
@@ -32,45 +29,6 @@ var (
 	alice = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{'a'}, 32))
 	bob   = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{'b'}, 32))
 )
-
-// mockHosts returns n connected hosts on a mock network.
-func mockHosts(t testing.TB, n int) []host.Host {
-	t.Helper()
-	mn, err := mocknet.FullMeshConnected(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	return mn.Hosts()
-}
-
-// realHosts returns n hosts listening on 127.0.0.1 over TCP+TLS, each
-// knowing the others' addresses.
-func realHosts(t testing.TB, n int) []host.Host {
-	t.Helper()
-	var hs []host.Host
-	for range n {
-		h, err := libp2p.New(
-			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-			libp2p.Transport(tcp.NewTCPTransport),
-			libp2p.Security(libp2ptls.ID, libp2ptls.New),
-			libp2p.DisableRelay(),
-		)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		hs = append(hs, h)
-	}
-	for _, a := range hs {
-		for _, b := range hs {
-			if a != b {
-				a.Peerstore().AddAddrs(b.ID(), b.Addrs(), time.Hour)
-			}
-		}
-	}
-	return hs
-}
 
 type env struct {
 	srv    *Service
@@ -755,3 +713,6 @@ func TestStreamReuse(t *testing.T) {
 		t.Fatal("handlers still busy")
 	}
 }
+
+func mockHosts(t testing.TB, n int) []host.Host { return nettest.MockHosts(t, n) }
+func realHosts(t testing.TB, n int) []host.Host { return nettest.RealHosts(t, n) }

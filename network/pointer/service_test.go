@@ -13,14 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	cnet "github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/memstore"
@@ -68,42 +65,6 @@ func (toyValidator) Select(_ string, vs [][]byte) (int, error) {
 		}
 	}
 	return best, nil
-}
-
-func mockHosts(t testing.TB, n int) []host.Host {
-	t.Helper()
-	mn, err := mocknet.FullMeshConnected(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mn.Close() })
-	return mn.Hosts()
-}
-
-func realHosts(t testing.TB, n int) []host.Host {
-	t.Helper()
-	var hs []host.Host
-	for range n {
-		h, err := libp2p.New(
-			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-			libp2p.Transport(tcp.NewTCPTransport),
-			libp2p.Security(libp2ptls.ID, libp2ptls.New),
-			libp2p.DisableRelay(),
-		)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		hs = append(hs, h)
-	}
-	for _, a := range hs {
-		for _, b := range hs {
-			if a != b {
-				a.Peerstore().AddAddrs(b.ID(), b.Addrs(), time.Hour)
-			}
-		}
-	}
-	return hs
 }
 
 var nets = []struct {
@@ -533,3 +494,6 @@ func TestAdmission(t *testing.T) {
 	_, err := e.client.InboxPut(ctx, e.peer, aliceIn, []byte("m"))
 	wantKind(t, "message", err, storage.Quota)
 }
+
+func mockHosts(t testing.TB, n int) []host.Host { return nettest.MockHosts(t, n) }
+func realHosts(t testing.TB, n int) []host.Host { return nettest.RealHosts(t, n) }

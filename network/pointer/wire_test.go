@@ -5,11 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
-	"os"
-	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
@@ -43,39 +41,6 @@ func vectorKeys(t testing.TB) (owner ed25519.PrivateKey, server peer.ID) {
 		t.Fatal(err)
 	}
 	return owner, server
-}
-
-// protocolVectors reads the ```hex NAME blocks of PROTOCOL.md.
-func protocolVectors(t *testing.T) map[string][]byte {
-	doc, err := os.ReadFile("../PROTOCOL.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string][]byte)
-	re := regexp.MustCompile("(?s)```hex ([a-z-]+)\n(.*?)```")
-	for _, m := range re.FindAllStringSubmatch(string(doc), -1) {
-		b, err := hex.DecodeString(strings.Join(strings.Fields(m[2]), ""))
-		if err != nil {
-			t.Errorf("vector %s: %v", m[1], err)
-		}
-		out[m[1]] = b
-	}
-	return out
-}
-
-func hexBlock(b []byte) string {
-	var s strings.Builder
-	for i := 0; i < len(b); i += 16 {
-		line := b[i:min(i+16, len(b))]
-		for j, c := range line {
-			if j > 0 {
-				s.WriteByte(' ')
-			}
-			s.WriteString(hex.EncodeToString([]byte{c}))
-		}
-		s.WriteByte('\n')
-	}
-	return s.String()
 }
 
 // vectors builds the PROTOCOL.md examples.
@@ -309,3 +274,11 @@ func FuzzReadResponse(f *testing.F) {
 		}
 	})
 }
+
+// protocolVectors reads the hex blocks of PROTOCOL.md.
+func protocolVectors(t *testing.T) map[string][]byte {
+	v, _ := nettest.Vectors(t, "../PROTOCOL.md")
+	return v
+}
+
+func hexBlock(b []byte) string { return nettest.HexBlock(b) }
