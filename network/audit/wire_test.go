@@ -2,27 +2,15 @@ package audit
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
-
-func seq(from byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = from + byte(i)
-	}
-	return b
-}
 
 func hexBlock(b []byte) string { return nettest.HexBlock(b) }
 
@@ -36,18 +24,10 @@ func TestProtocolVectors(t *testing.T) {
 			vecs[name] = b
 		}
 	}
-	auditor := ed25519.NewKeyFromSeed(seq(0x20, 32))
-	sk, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seq(0x40, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := peer.IDFromPrivateKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auditor, server := nettest.VectorKeys(t)
 	var ref storage.Ref
-	copy(ref[:], seq(0, 32))
-	req := request{Ref: ref, Nonce: [32]byte(seq(0x20, 32)), Leaves: 4, Time: 1700000000}
+	copy(ref[:], nettest.Seq(0, 32))
+	req := request{Ref: ref, Nonce: [32]byte(nettest.Seq(0x20, 32)), Leaves: 4, Time: 1700000000}
 	req.sign(auditor, []byte(server))
 	p, err := erasure.Prove([]byte("hello"), 0)
 	if err != nil {

@@ -12,36 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
-
-func seq(from byte, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = from + byte(i)
-	}
-	return b
-}
-
-// vectorKeys: the owner from seed 20 21 … 3f, the server from seed 40 … 5f
-// (the same keys as the fragment protocol's vectors).
-func vectorKeys(t testing.TB) (owner ed25519.PrivateKey, server peer.ID) {
-	owner = ed25519.NewKeyFromSeed(seq(0x20, 32))
-	sk, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seq(0x40, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = peer.IDFromPrivateKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return owner, server
-}
 
 // vectors builds the PROTOCOL.md examples.
 func vectors(t *testing.T) map[string][]byte {
@@ -282,3 +258,7 @@ func protocolVectors(t *testing.T) map[string][]byte {
 }
 
 func hexBlock(b []byte) string { return nettest.HexBlock(b) }
+
+func seq(from byte, n int) []byte { return nettest.Seq(from, n) }
+
+func vectorKeys(t testing.TB) (ed25519.PrivateKey, peer.ID) { return nettest.VectorKeys(t) }

@@ -4,6 +4,7 @@
 package nettest
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"os"
 	"regexp"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -91,4 +94,29 @@ func HexBlock(b []byte) string {
 		s.WriteByte('\n')
 	}
 	return s.String()
+}
+
+// Seq returns n bytes counting up from from: the vectors' keys and refs.
+func Seq(from byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = from + byte(i)
+	}
+	return b
+}
+
+// VectorKeys are the keys PROTOCOL.md's vectors use: the signer's Ed25519
+// key from the seed 20 21 … 3f, and the peer ID of the server whose key
+// comes from the seed 40 41 … 5f.
+func VectorKeys(t testing.TB) (signer ed25519.PrivateKey, server peer.ID) {
+	t.Helper()
+	signer = ed25519.NewKeyFromSeed(Seq(0x20, 32))
+	sk, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(Seq(0x40, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server, err = peer.IDFromPrivateKey(sk); err != nil {
+		t.Fatal(err)
+	}
+	return signer, server
 }
