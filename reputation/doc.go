@@ -8,6 +8,13 @@
 // elsewhere) when it falls further, and it weighs peers for placement
 // (Book.Weight; the wiring adapts it to storage.Ranker).
 //
+// RepairPolicy (repair.go) is the other half of keeping data: from what
+// was last seen of each placed fragment of a chunk (held, away since
+// when, lost) it decides whether the chunk is repaired now, which
+// fragments the repaired manifest forgets and how many new ones are
+// placed. Fragments on a holder that is only away for a while still
+// count (Carbonite), so a mass restart does not start a repair storm.
+//
 // It is policy only: events in, decisions out, the caller's clock, no I/O
 // (MarshalBinary/UnmarshalBinary give the state to keep). It is a leaf: it
 // imports no other Cairn package.

@@ -1,0 +1,52 @@
+package reputation
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestRepairPolicy(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	held := FragmentState{Seen: Held, Since: now}
+	lost := FragmentState{Seen: Lost, Since: now.Add(-time.Hour)}
+	awayShort := FragmentState{Seen: Away, Since: now.Add(-time.Hour)}
+	awayLong := FragmentState{Seen: Away, Since: now.Add(-100 * time.Hour)}
+	n := func(s FragmentState, c int) []FragmentState { return slices.Repeat([]FragmentState{s}, c) }
+	var p RepairPolicy // 2 and 72 h
+	cases := []struct {
+		name   string
+		frags  []FragmentState
+		repair bool
+		drop   int
+		add    int
+		read   bool
+	}{
+		{"full", n(held, 16), false, 0, 0, true},
+		{"three lost", append(n(held, 13), n(lost, 3)...), false, 0, 0, true},
+		{"four lost", append(n(held, 12), n(lost, 4)...), true, 4, 4, true},
+		// Away for an hour still counts: a restart is no reason to repair.
+		{"eight away briefly", append(n(held, 8), n(awayShort, 8)...), false, 0, 0, false},
+		{"away too long", append(n(held, 12), n(awayLong, 4)...), true, 4, 4, true},
+		// Repair keeps the briefly-away ones and adds as if they were gone.
+		{"mixed", append(append(n(held, 10), n(awayShort, 2)...), n(lost, 4)...), true, 4, 6, true},
+		{"unreadable", append(n(held, 9), n(lost, 7)...), true, 7, 7, false},
+	}
+	for _, c := range cases {
+		pl := p.Decide(10, 16, c.frags, now)
+		if pl.Repair != c.repair || len(pl.Drop) != c.drop || pl.Add != c.add || pl.Readable != c.read {
+			t.Errorf("%s: got %+v, want repair %v drop %d add %d readable %v", c.name, pl, c.repair, c.drop, c.add, c.read)
+		}
+		for _, i := range pl.Drop {
+			if c.frags[i].Seen == Held {
+				t.Errorf("%s: drops held fragment %d", c.name, i)
+			}
+		}
+	}
+	if pl := (RepairPolicy{Margin: 5}).Decide(10, 16, append(n(held, 15), lost), now); !pl.Repair {
+		t.Errorf("margin 5 with 15 held: no repair planned")
+	}
+	if !(Plan{Held: 16}).Healthy(16) || (Plan{Held: 15}).Healthy(16) {
+		t.Error("Healthy is not Held >= target")
+	}
+}
