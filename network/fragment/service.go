@@ -361,6 +361,8 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 			if err := s.cfg.Owners.Set(ctx, key, ownerRecord(s.cfg.Now(), charged)); err != nil {
 				return err
 			}
+		} else if err := s.renewLocked(ctx, key, s.cfg.Now()); err != nil {
+			return err // a PUT again is a renewal of the owner's lease (lease.go)
 		}
 	}
 	// data was verified above: a store that can skip its own check does.

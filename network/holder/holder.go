@@ -1,6 +1,8 @@
 // Package holder assembles a storage peer: the badger database, the
 // libp2p node, the quota ledger, and the services that keep things for
-// others (the fragment and pointer protocols). The daemon builds its
+// others (the fragment, pointer and audit protocols), and the collection
+// of fragments whose owners stopped renewing their leases (by audits or
+// by storing them again; network/fragment's lease.go). The daemon builds its
 // client side (data path, drive) on top of one; `cairn testnet`, the demo
 // and any package's tests start clusters of them in one process
 // (StartCluster): real hosts on 127.0.0.1 with real databases.
@@ -14,9 +16,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cairn-storage/cairn/fairness"
 	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/network/pointer"
 	"github.com/cairn-storage/cairn/network/records"
@@ -40,7 +44,13 @@ type Config struct {
 	// WrapStore, if set, wraps the store served to others: a test hook
 	// for slow, failing or lying peers (storage/storetest.Faulty).
 	WrapStore func(storage.FragmentStore) storage.FragmentStore
-	Logf      func(format string, args ...any)
+	// Lease is how long a fragment is kept for an owner that neither
+	// audits nor stores it again (fragment.DefaultLease); LeaseCheck how
+	// often run-out leases are collected (an hour, or Lease/8 if less).
+	Lease, LeaseCheck time.Duration
+	// Now is the clock of leases and audits; nil means time.Now.
+	Now  func() time.Time
+	Logf func(format string, args ...any)
 }
 
 // ErrOpenDatabase marks Start's failure to open the database (another
@@ -54,6 +64,9 @@ type Holder struct {
 	Ledger    *fairness.Ledger
 	Fragments *fragment.Service
 	Pointers  *pointer.Service
+	Audits    *audit.Service
+
+	leases *storage.Loop
 
 	logf      func(string, ...any)
 	closeOnce sync.Once
@@ -65,6 +78,15 @@ type Holder struct {
 func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = fragment.DefaultLease
+	}
+	if cfg.LeaseCheck <= 0 {
+		cfg.LeaseCheck = min(time.Hour, cfg.Lease/8)
 	}
 	h := &Holder{logf: cfg.Logf}
 	defer func() {
@@ -98,6 +120,31 @@ func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 		Capacity: cfg.Contribute,
 		Used:     frags.Bytes,
 		Logf:     cfg.Logf,
+		Now:      cfg.Now,
+	})
+	// An audit is answered for the fragment's owners, and renews the
+	// auditor's lease; leases not renewed for cfg.Lease are collected.
+	h.Audits, err = audit.NewService(h.Net.Host(), audit.ServiceConfig{
+		Store:      served,
+		Authorized: h.Fragments.IsOwner,
+		Renewed: func(ctx context.Context, ref storage.Ref, auditor [32]byte, at time.Time) {
+			if _, err := h.Fragments.Renew(ctx, ref, auditor, at); err != nil {
+				cfg.Logf("renewing the lease on %x: %v", ref[:6], err)
+			}
+		},
+		Now:  cfg.Now,
+		Logf: cfg.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.leases = storage.Every(context.WithoutCancel(ctx), cfg.LeaseCheck, nil, func(ctx context.Context) {
+		got, err := h.Fragments.Expire(ctx, cfg.Now().Add(-cfg.Lease))
+		if err != nil {
+			cfg.Logf("collecting leases: %v", err)
+		} else if got.Leases > 0 {
+			cfg.Logf("leases run out: %d; fragments deleted: %d (%d bytes)", got.Leases, got.Fragments, got.Bytes)
+		}
 	})
 	// Records and inbox messages kept for others: the same admission as
 	// fragments, within a budget of 1/32 of the contribution (1 to
@@ -119,6 +166,12 @@ func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 // that order. It is safe to call more than once.
 func (h *Holder) Close() {
 	h.closeOnce.Do(func() {
+		if h.leases != nil {
+			h.leases.Close()
+		}
+		if h.Audits != nil {
+			h.Audits.Close()
+		}
 		if h.Fragments != nil {
 			h.Fragments.Close()
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/storetest"
@@ -81,5 +82,69 @@ func TestCluster(t *testing.T) {
 	// A second holder on the same database is refused with a clear error.
 	if _, err := Start(ctx, Config{Dir: filepath.Join(dir, "peer-01"), Identity: ident}); !errors.Is(err, ErrOpenDatabase) {
 		t.Fatalf("a second holder on one database: %v", err)
+	}
+}
+
+// A holder answers audits of what it keeps for the fragment's owner only;
+// audits renew the owner's lease; a lease left to run out is collected,
+// and the bytes held for others fall back.
+func TestAuditsRenewLeases(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const lease = 3 * time.Second
+	hs, err := StartCluster(ctx, t.TempDir(), 3, func(ctx context.Context, i int, c Config) (*Holder, error) {
+		c.Contribute, c.Grace = 1<<30, 1<<30
+		c.Lease, c.LeaseCheck = lease, 200*time.Millisecond
+		return Start(ctx, c)
+	}, (*Holder).Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { CloseAll(hs) }()
+	if _, err := hs[0].Net.WaitPeers(ctx, fragment.ProtocolID, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	owner := ed25519.NewKeyFromSeed(make([]byte, 32))
+	stranger := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
+	holder := hs[1].Net.ID()
+	fc := fragment.NewClient(hs[0].Net.Host(), owner)
+	kept, keptData := storetest.Fragment(1, 40<<10) // audited: kept
+	left, leftData := storetest.Fragment(2, 30<<10) // never audited: collected
+	for _, f := range []struct {
+		ref  storage.Ref
+		data []byte
+	}{{kept, keptData}, {left, leftData}} {
+		if err := fc.Store(holder).Put(ctx, f.ref, f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := hs[1].DB.Fragments().Bytes(); got != 70<<10 {
+		t.Fatalf("holder keeps %d bytes, want %d", got, 70<<10)
+	}
+	ac := audit.NewClient(hs[0].Net.Host(), owner)
+	if err := audit.NewClient(hs[2].Net.Host(), stranger).Audit(ctx, holder, kept, 4); !errors.Is(err, storage.Permission) {
+		t.Fatalf("a stranger's audit: %v, want Permission", err)
+	}
+	deadline := time.Now().Add(4 * lease)
+	for time.Now().Before(deadline) {
+		if err := ac.Audit(ctx, holder, kept, 4); err != nil {
+			t.Fatalf("audit of a kept fragment: %v", err)
+		}
+		if ok, _ := hs[1].DB.Fragments().Has(ctx, left); !ok {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ok, _ := hs[1].DB.Fragments().Has(ctx, left); ok {
+		t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
+	}
+	if err := ac.Audit(ctx, holder, left, 4); !errors.Is(err, storage.Permission) && !audit.Failed(err) {
+		t.Fatalf("audit of a collected fragment: %v", err)
+	}
+	if err := ac.Audit(ctx, holder, kept, 4); err != nil {
+		t.Fatalf("the audited fragment was collected too: %v", err)
+	}
+	if got := hs[1].DB.Fragments().Bytes(); got != 40<<10 {
+		t.Fatalf("after the lease ran out the holder keeps %d bytes, want %d", got, 40<<10)
 	}
 }
