@@ -18,8 +18,17 @@ import (
 
 // Options tunes Open. The zero value is a good choice for a node.
 type Options struct {
-	// SyncWrites makes every write reach the disk before it returns.
+	// SyncWrites makes every write reach the disk before it returns:
+	// every fragment record and every badger commit (KV writes and
+	// deletes included) is fsynced on its own.
 	SyncWrites bool
+	// NoSync turns off durable puts: a fragment put returns once its
+	// bytes and index entry are written (in the page cache), before they
+	// are on stable storage, as before durable acknowledgements. For
+	// benchmarks and tests that want speed; SyncWrites overrides it.
+	// Without either, puts of an on-disk database are durable by group
+	// commit (see doc.go).
+	NoSync bool
 	// InMemory keeps everything in memory and ignores dir (for tests).
 	// In-memory databases cannot hold values of 1 MiB or more: such
 	// fragments and KV values are refused with storage.Invalid.
@@ -46,6 +55,12 @@ type Options struct {
 	// larger than it gets a segment of its own. Fragments up to 64 MiB
 	// are accepted whatever the SegmentSize. Ignored in memory.
 	SegmentSize int64
+
+	// files replaces the operating system's layer for segment files
+	// (tests: the power-cut test); nil is the OS.
+	files fileSystem
+	// trace is told of the committer's index commits and syncs (tests).
+	trace func(event string, refs []storage.Ref)
 }
 
 const (
@@ -136,7 +151,12 @@ func Open(dir string, o Options) (*DB, error) {
 		fragMax = maxValue
 	} else {
 		var err error
-		segs, err = openSegments(filepath.Join(dir, segmentDir), o.SegmentSize, o.SyncWrites)
+		fsys := o.files
+		if fsys == nil {
+			fsys = osFS{}
+		}
+		durable := o.SyncWrites || !o.NoSync
+		segs, err = openSegments(fsys, filepath.Join(dir, segmentDir), o.SegmentSize, o.SyncWrites, durable)
 		if err != nil {
 			return nil, storage.Ef(op, storage.IO, dir, err)
 		}
@@ -154,6 +174,9 @@ func Open(dir string, o Options) (*DB, error) {
 	if err := db.frags.load(); err != nil {
 		_ = b.Close()
 		return nil, err
+	}
+	if segs != nil && !o.SyncWrites && !o.NoSync {
+		db.frags.commit = newCommitter(db.frags, o.trace)
 	}
 	return db, nil
 }
@@ -189,8 +212,9 @@ func (db *DB) leave() {
 	db.mu.Unlock()
 }
 
-// Close waits for operations in progress, fsyncs the segment files
-// written since Open, then closes the database and waits for badger's
+// Close waits for operations in progress, stops the committer of durable
+// puts, fsyncs the segment files written since Open, then closes the
+// database and waits for badger's
 // background work. Calling it again returns the first call's result.
 // Close must not be called from a Scan or List callback.
 func (db *DB) Close() error {
@@ -203,6 +227,9 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		db.gcMu.Lock() // wait for a GC in progress
 		defer db.gcMu.Unlock()
+		if c := db.frags.commit; c != nil {
+			c.stop() // nothing is queued: every put has left
+		}
 		var segErr error
 		if s := db.frags.segs; s != nil {
 			segErr = s.close()

@@ -27,9 +27,12 @@ type Fragments struct {
 	db *DB
 	// segs holds the payloads of an on-disk database; nil in memory, where
 	// the "f/" records hold the payloads themselves.
-	segs  *segments
-	max   int64 // largest fragment accepted
-	bytes atomic.Int64
+	segs *segments
+	// commit makes puts durable by group commit; nil when puts are not
+	// synced by it (in memory, Options.NoSync, Options.SyncWrites).
+	commit *committer
+	max    int64 // largest fragment accepted
+	bytes  atomic.Int64
 }
 
 var (
@@ -246,12 +249,26 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 		// unreferenced bytes in a segment. A fragment already held is
 		// not written again.
 		held, err := f.held(ref)
-		if err != nil || held {
+		if err != nil {
 			return translate(op, ref.Short(), err)
+		}
+		if held {
+			if f.commit != nil {
+				// The entry seen may belong to a group still syncing:
+				// acknowledge only once a later group is durable.
+				return f.wrapCommit(ref, f.commit.submit(&commitReq{ref: ref}))
+			}
+			return nil
 		}
 		r, err := f.segs.write(ref, data)
 		if err != nil {
 			return storage.Ef(op, storage.IO, ref.Short(), err)
+		}
+		if f.commit != nil {
+			// The committer syncs the record, commits the index entry
+			// and syncs the index, with those of concurrent puts.
+			return f.wrapCommit(ref, f.commit.submit(&commitReq{
+				ref: ref, value: r.loc.encode(), size: len(data), r: r}))
 		}
 		defer r.done()
 		value = r.loc.encode()
@@ -275,6 +292,14 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 		f.bytes.Add(int64(len(data)))
 	}
 	return nil
+}
+
+// wrapCommit gives a committer's error the put's op and subject.
+func (f *Fragments) wrapCommit(ref storage.Ref, err error) error {
+	if err == nil {
+		return nil
+	}
+	return storage.Ef("put fragment", storage.KindOf(err), ref.Short(), err)
 }
 
 // held reports whether ref has a size record.

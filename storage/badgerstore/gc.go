@@ -113,7 +113,7 @@ func (f *Fragments) collect() error {
 	if err := f.segs.syncWritten(dest); err != nil {
 		return fmt.Errorf("sync copies: %w", err)
 	}
-	if err := f.db.b.Sync(); err != nil {
+	if err := f.db.syncIndex(); err != nil {
 		return fmt.Errorf("sync index: %w", err)
 	}
 	for _, no := range remove {
@@ -155,7 +155,8 @@ func (f *Fragments) eachLocation(fn func(ref storage.Ref, rec []byte, l location
 // segments it wrote to and those it could not finish (their files must
 // stay). A record that can no longer be read in full (a short or missing
 // file) is left pointing where it was: it is already lost, and Get reports
-// it Corrupt either way. Bytes are copied as they are, not verified.
+// it Corrupt either way. Bytes are copied as they are, not verified. All
+// copies are written and fsynced before any index entry is re-pointed.
 func (f *Fragments) compact(moving map[uint32]bool) (dest, failed map[uint32]bool, err error) {
 	type rec struct {
 		ref storage.Ref
@@ -179,6 +180,19 @@ func (f *Fragments) compact(moving map[uint32]bool) (dest, failed map[uint32]boo
 		return cmp.Compare(a.loc.off, b.loc.off)
 	})
 	dest, failed = map[uint32]bool{}, map[uint32]bool{}
+	// Copy first, sync the copies, re-point the index last: an index
+	// entry must never become durable (by a group commit's sync, or badger
+	// flushing a memtable) while it points at bytes that are not.
+	type copied struct {
+		r rec
+		w reservation
+	}
+	var copies []copied
+	defer func() {
+		for _, c := range copies {
+			c.w.done()
+		}
+	}()
 	var buf []byte
 	for _, r := range recs {
 		if failed[r.loc.seg] {
@@ -203,16 +217,27 @@ func (f *Fragments) compact(moving map[uint32]bool) (dest, failed map[uint32]boo
 			continue
 		}
 		dest[w.loc.seg] = true
-		err = f.db.update(func(txn *badger.Txn) error {
-			same, err := f.recordIs(txn, r.ref, r.rec)
+		copies = append(copies, copied{r, w})
+	}
+	if len(copies) == 0 {
+		return dest, failed, nil
+	}
+	if err := f.segs.syncWritten(dest); err != nil {
+		return nil, nil, fmt.Errorf("sync copies: %w", err)
+	}
+	for _, c := range copies {
+		if failed[c.r.loc.seg] {
+			continue
+		}
+		err := f.db.update(func(txn *badger.Txn) error {
+			same, err := f.recordIs(txn, c.r.ref, c.r.rec)
 			if err != nil || !same {
 				return err // deleted or replaced meanwhile: the copy is garbage
 			}
-			return txn.Set(dataKey(r.ref), w.loc.encode())
+			return txn.Set(dataKey(c.r.ref), c.w.loc.encode())
 		})
-		w.done()
 		if err != nil {
-			failed[r.loc.seg] = true
+			failed[c.r.loc.seg] = true
 		}
 	}
 	return dest, failed, nil

@@ -80,11 +80,54 @@ func decodeLocation(b []byte) (location, error) {
 	return location{seg: seg, off: int64(off), n: int64(n)}, nil
 }
 
+// segFile is what the store needs of an open segment file: *os.File, or
+// a test's stand-in (see fileSystem).
+type segFile interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+	Close() error
+}
+
+// fileSystem is the layer the segment files are opened through: the
+// operating system's, or in a test one that records the order of writes
+// and syncs and can "cut the power" (throw away what was not synced).
+// Listing, stat and removal go to the os package directly.
+type fileSystem interface {
+	OpenFile(name string, flag int, perm fs.FileMode) (segFile, error)
+	// SyncDir fsyncs a directory, so that the files created in it
+	// survive a power failure.
+	SyncDir(dir string) error
+}
+
+// osFS is the operating system's file layer.
+type osFS struct{}
+
+func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (segFile, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return f, nil
+}
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // segment is one segment file. Its fields other than no are guarded by
 // segments.mu, except pending.
 type segment struct {
 	no   uint32
-	f    *os.File // nil until first opened in this run
+	f    segFile // nil until first opened in this run
 	size int64    // bytes reserved so far (the active segment only)
 	// written is set for segments written in this run: Close syncs them.
 	written bool
@@ -101,6 +144,10 @@ type segments struct {
 	dir   string
 	limit int64
 	sync  bool // fsync after every record (Options.SyncWrites)
+	// syncDir: fsync the directory when a segment is created, before any
+	// record in it is acknowledged (durable puts, Options.SyncWrites).
+	syncDir bool
+	fs      fileSystem
 
 	mu     sync.RWMutex
 	all    map[uint32]*segment // every segment file we know of
@@ -127,16 +174,22 @@ func parseSegmentName(name string) (uint32, bool) {
 
 // openSegments makes dir (0700) if needed and learns the segments in it.
 // It creates no file: the first write of this run starts a new segment
-// after the highest one found.
-func openSegments(dir string, limit int64, sync bool) (*segments, error) {
+// after the highest one found. With syncDir, dir's parent is fsynced so
+// that dir itself survives a power failure.
+func openSegments(fsys fileSystem, dir string, limit int64, sync, syncDir bool) (*segments, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	if syncDir {
+		if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &segments{dir: dir, limit: limit, sync: sync, all: map[uint32]*segment{}, next: 1}
+	s := &segments{dir: dir, limit: limit, sync: sync, syncDir: syncDir, fs: fsys, all: map[uint32]*segment{}, next: 1}
 	for _, e := range entries {
 		no, ok := parseSegmentName(e.Name())
 		if !ok || !e.Type().IsRegular() {
@@ -161,7 +214,7 @@ var errSegmentsClosed = errors.New("segment files closed")
 // called once the index entry pointing at it is committed or abandoned.
 type reservation struct {
 	seg *segment
-	f   *os.File
+	f   segFile
 	loc location
 }
 
@@ -191,7 +244,9 @@ func (s *segments) reserve(n int64) (reservation, error) {
 	return r, nil
 }
 
-// create starts a new active segment. s.mu is held.
+// create starts a new active segment. s.mu is held. With s.syncDir the
+// directory is fsynced before the segment is used, so that no record in it
+// is acknowledged while the file's name could still vanish in a power cut.
 func (s *segments) create() (*segment, error) {
 	for {
 		no := s.next
@@ -199,12 +254,19 @@ func (s *segments) create() (*segment, error) {
 			return nil, errors.New("segment numbers exhausted")
 		}
 		s.next++
-		f, err := os.OpenFile(s.path(no), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := s.fs.OpenFile(s.path(no), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue // made behind our back: leave it alone
 		}
 		if err != nil {
 			return nil, err
+		}
+		if s.syncDir {
+			if err := s.fs.SyncDir(s.dir); err != nil {
+				_ = f.Close()
+				_ = os.Remove(s.path(no))
+				return nil, err
+			}
 		}
 		seg := &segment{no: no, f: f, written: true}
 		s.all[no] = seg
@@ -245,10 +307,10 @@ var (
 
 // file returns segment no open for reading, opening it if needed.
 // errMissing means there is no such segment.
-func (s *segments) file(no uint32) (*os.File, error) {
+func (s *segments) file(no uint32) (segFile, error) {
 	s.mu.RLock()
 	seg, closed := s.all[no], s.closed
-	var f *os.File
+	var f segFile
 	if seg != nil {
 		f = seg.f
 	}
@@ -270,7 +332,7 @@ func (s *segments) file(no uint32) (*os.File, error) {
 		return nil, errMissing
 	}
 	if seg.f == nil {
-		f, err := os.Open(s.path(no))
+		f, err := s.fs.OpenFile(s.path(no), os.O_RDONLY, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errMissing
 		}
@@ -354,15 +416,15 @@ func (s *segments) remove(no uint32) error {
 // syncWritten fsyncs the segments in nos that were written in this run.
 func (s *segments) syncWritten(nos map[uint32]bool) error {
 	s.mu.RLock()
-	var fs []*os.File
+	var files []segFile
 	for no := range nos {
 		if seg := s.all[no]; seg != nil && seg.written && seg.f != nil {
-			fs = append(fs, seg.f)
+			files = append(files, seg.f)
 		}
 	}
 	s.mu.RUnlock()
 	var first error
-	for _, f := range fs {
+	for _, f := range files {
 		if err := f.Sync(); err != nil && first == nil {
 			first = err
 		}
