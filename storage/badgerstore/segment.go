@@ -128,7 +128,7 @@ func (osFS) SyncDir(dir string) error {
 type segment struct {
 	no   uint32
 	f    segFile // nil until first opened in this run
-	size int64    // bytes reserved so far (the active segment only)
+	size int64   // bytes reserved so far (the active segment only)
 	// written is set for segments written in this run: Close syncs them.
 	written bool
 	// pending counts writers that reserved space in the segment and have
