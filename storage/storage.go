@@ -100,6 +100,16 @@ type PeerInfo struct {
 	Free int64
 }
 
+// Auditor asks holders to prove they keep fragments (network/audit). An
+// answered audit also renews the auditor's lease on the fragment there.
+type Auditor interface {
+	// Audit returns nil when holder p proved it holds ref. Errors of
+	// Kind NotExist or Corrupt mean the holder failed (it lost or
+	// damaged the fragment); any other error means the audit could not
+	// be made (the holder is away, or refused this auditor).
+	Audit(ctx context.Context, p PeerID, ref Ref) error
+}
+
 // Ranker weighs candidate peers for placement. Reputation (audits,
 // availability, speed) and the quota standing plug in here. Placement uses
 // the weight in weighted rendezvous hashing, so each chunk gets its own

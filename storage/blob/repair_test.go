@@ -1,0 +1,188 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-storage/cairn/cryptree"
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/reputation"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// storeAuditor audits by reading the fragment back whole: what an audit
+// proves, without the protocol.
+type storeAuditor struct{ net storage.Network }
+
+func (a storeAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	b, err := a.net.Store(p).Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if erasure.Root(b) != ref {
+		return storage.E("audit", storage.Corrupt, errors.New("wrong bytes"))
+	}
+	return nil
+}
+
+type memHistory struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (h *memHistory) LastHeld(_ context.Context, ref storage.Ref, p storage.PeerID) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.m[string(ref[:])+string(p)]
+	return t, ok
+}
+
+func (h *memHistory) SetHeld(_ context.Context, ref storage.Ref, p storage.PeerID, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.m[string(ref[:])+string(p)] = at
+}
+
+// down is a network on which some peers are unreachable.
+type down struct {
+	*testNet
+	away map[storage.PeerID]bool
+}
+
+func (d down) Store(p storage.PeerID) storage.FragmentStore {
+	if d.away[p] {
+		return gone{p}
+	}
+	return d.testNet.Store(p)
+}
+
+func (d down) Peers(ctx context.Context) ([]storage.PeerInfo, error) {
+	ps, _ := d.testNet.Peers(ctx)
+	var out []storage.PeerInfo
+	for _, p := range ps {
+		if !d.away[p.ID] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func TestCheckAndRepair(t *testing.T) {
+	ctx := context.Background()
+	net := newNet(20)
+	owner := newClient(t, net, Config{K: 4, M: 3, Extra: 1})
+	data := randBytes(11, 300<<10)
+	m := put(t, owner, data)
+	if len(m.Chunks) < 2 {
+		t.Fatalf("%d chunks; the test wants several", len(m.Chunks))
+	}
+	hist := &memHistory{m: map[string]time.Time{}}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	d := down{net, map[storage.PeerID]bool{}}
+	// A repairer with no keys at all: repair works on ciphertext.
+	delegate, err := New(Config{Network: d, K: 4, M: 3, Extra: 1, Chunking: small, Secret: cryptree.ChunkSecret{9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: clock, Repair: true}
+
+	h, err := delegate.Check(ctx, m, opts)
+	if err != nil || h.Changed || !h.OK(reputation.RepairPolicy{}) || h.Audits != 7*len(m.Chunks) {
+		t.Fatalf("healthy file: %+v, %v", h, err)
+	}
+	// The first chunk loses two of its 7 fragments (holders wiped); one
+	// other holder is only away. 4 held + 1 away = 5 <= K+2: repair.
+	ck := m.Chunks[0]
+	ck.Frags = append([]Frag(nil), ck.Frags...)
+	for _, f := range ck.Frags[:2] {
+		if err := net.mem[f.Holder].Delete(ctx, f.Ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.away[ck.Frags[2].Holder] = true
+	now = now.Add(time.Hour)
+	h, err = delegate.Check(ctx, m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0 := h.Chunks[0]
+	if !c0.Repaired || c0.Dropped != 2 || c0.Added != 3 || c0.Held != 7 || !h.Changed || c0.Err != nil {
+		t.Fatalf("repair of chunk 0: %+v", c0)
+	}
+	// The away ones are kept (they may come back), the lost ones gone,
+	// and no peer holds two fragments of the chunk.
+	got := m.Chunks[0].Frags
+	if len(got) != 8 {
+		t.Fatalf("repaired chunk lists %d fragments, want 7 held + 1 away", len(got))
+	}
+	seen := map[storage.PeerID]bool{}
+	idx := map[int]bool{}
+	for _, f := range got {
+		if seen[f.Holder] || idx[f.Index] {
+			t.Fatalf("holder %s or index %d twice in %+v", f.Holder, f.Index, got)
+		}
+		seen[f.Holder], idx[f.Index] = true, true
+	}
+	for _, f := range ck.Frags[:2] {
+		for _, g := range got {
+			if g.Holder == f.Holder && g.Ref == f.Ref {
+				t.Fatalf("lost fragment %d still listed", f.Index)
+			}
+		}
+	}
+	// The owner reads it all back with the away holders still away and
+	// the repaired manifest.
+	mustRead(t, newClient(t, d, Config{K: 4, M: 3, Extra: 1}), m, data)
+
+	// The away holders come back: nothing more to do, more than target.
+	clear(d.away)
+	h, err = delegate.Check(ctx, m, opts)
+	if err != nil || h.Changed || h.Chunks[0].Held != 8 {
+		t.Fatalf("after the away holders came back: %+v, %v", h.Chunks[0], err)
+	}
+}
+
+// Holders away past the grace stop counting; a chunk with fewer than K
+// held waits instead of failing the check.
+func TestRepairWaitsAndGrace(t *testing.T) {
+	ctx := context.Background()
+	net := newNet(12)
+	c := newClient(t, net, Config{K: 4, M: 3, Extra: -1})
+	m := put(t, c, randBytes(12, 50<<10))
+	hist := &memHistory{m: map[string]time.Time{}}
+	now := time.Now()
+	d := down{net, map[storage.PeerID]bool{}}
+	r := newClient(t, d, Config{K: 4, M: 3, Extra: -1})
+	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: func() time.Time { return now }, Repair: true}
+	if _, err := r.Check(ctx, m, opts); err != nil {
+		t.Fatal(err)
+	}
+	ck := m.Chunks[0]
+	for _, f := range ck.Frags[:4] {
+		d.away[f.Holder] = true
+	}
+	now = now.Add(time.Hour)
+	h, _ := r.Check(ctx, m, opts)
+	if h.Chunks[0].Repaired || h.Chunks[0].Err != nil || h.Chunks[0].Counted != 7 {
+		t.Fatalf("4 of 7 away for an hour, 3 held: %+v (want no repair: they count)", h.Chunks[0])
+	}
+	// Four days later they are still away: past the grace, and with only
+	// 3 held the chunk cannot be rebuilt; it waits (an error in its
+	// health, none from Check).
+	now = now.Add(96 * time.Hour)
+	h, err := r.Check(ctx, m, opts)
+	if err != nil || h.Chunks[0].Counted != 3 || !errors.Is(h.Chunks[0].Err, storage.Unavailable) {
+		t.Fatalf("away past the grace: %+v, %v", h.Chunks[0], err)
+	}
+	// One comes back: 4 held, repair brings the chunk to 7 again.
+	delete(d.away, ck.Frags[0].Holder)
+	h, err = r.Check(ctx, m, opts)
+	if err != nil || !h.Chunks[0].Repaired || h.Chunks[0].Held != 7 {
+		t.Fatalf("one holder back: %+v, %v", h.Chunks[0], err)
+	}
+	mustRead(t, c, m, randBytes(12, 50<<10))
+}
