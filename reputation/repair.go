@@ -100,7 +100,8 @@ type Plan struct {
 
 // Decide plans the repair of one chunk coded with k data fragments,
 // placed on target fragments when healthy (K+M), whose placed fragments
-// are frags, at now.
+// are frags, at now. The margin used is at most target-k-1, so that a
+// chunk at full health is never due.
 func (p RepairPolicy) Decide(k, target int, frags []FragmentState, now time.Time) Plan {
 	var pl Plan
 	for _, f := range frags {
@@ -113,7 +114,10 @@ func (p RepairPolicy) Decide(k, target int, frags []FragmentState, now time.Time
 		}
 	}
 	pl.Readable = pl.Held >= k
-	if pl.Counted > k+p.margin() {
+	// The margin leaves at least one loss before repair on codes with
+	// little parity (4+2 repairs at 5, not at 6 = healthy).
+	margin := min(p.margin(), max(target-k-1, 0))
+	if pl.Counted > k+margin {
 		return pl
 	}
 	pl.Repair = true

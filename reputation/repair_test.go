@@ -46,6 +46,13 @@ func TestRepairPolicy(t *testing.T) {
 	if pl := (RepairPolicy{Margin: 5}).Decide(10, 16, append(n(held, 15), lost), now); !pl.Repair {
 		t.Errorf("margin 5 with 15 held: no repair planned")
 	}
+	// A code with little parity: full health is never due, one loss is.
+	if pl := p.Decide(4, 6, n(held, 6), now); pl.Repair {
+		t.Errorf("4+2 at full health planned for repair: %+v", pl)
+	}
+	if pl := p.Decide(4, 6, append(n(held, 5), lost), now); !pl.Repair || pl.Add != 1 {
+		t.Errorf("4+2 with one lost: %+v", pl)
+	}
 	if !(Plan{Held: 16}).Healthy(16) || (Plan{Held: 15}).Healthy(16) {
 		t.Error("Healthy is not Held >= target")
 	}

@@ -45,6 +45,12 @@ type CheckOptions struct {
 	Now func() time.Time
 }
 
+func (o *CheckOptions) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
 // History keeps, per placed fragment, when its holder was last seen to
 // hold it. Safe for concurrent use.
 type History interface {
@@ -58,6 +64,9 @@ type ChunkHealth struct {
 	// away within the grace.
 	Held, Counted int
 	K, Target     int
+	// Due: the policy says the chunk is to be repaired (before any
+	// repair this check made).
+	Due bool
 	// Repaired: the chunk was rebuilt and topped up; Added fragments
 	// were placed, Dropped forgotten.
 	Repaired       bool
@@ -88,14 +97,11 @@ func (h *Health) MinHeld() (held, k int) {
 	return held, k
 }
 
-// OK reports that no chunk is due for repair and every one is readable.
-func (h *Health) OK(p reputation.RepairPolicy) bool {
+// OK reports that every chunk is readable and none is due for repair,
+// counting the repairs this check made.
+func (h *Health) OK() bool {
 	for _, c := range h.Chunks {
-		m := p.Margin
-		if m <= 0 {
-			m = reputation.DefaultRepairMargin
-		}
-		if c.Held < c.K || c.Counted <= c.K+m {
+		if c.Held < c.K || (c.Due && !c.Repaired) {
 			return false
 		}
 	}
@@ -114,9 +120,7 @@ func (c *Client) Check(ctx context.Context, m *Manifest, o CheckOptions) (*Healt
 	if o.Auditor == nil {
 		return nil, storage.E("check", storage.Invalid, errors.New("no auditor"))
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.defaults()
 	h := &Health{Chunks: make([]ChunkHealth, len(m.Chunks))}
 	for i := range m.Chunks {
 		if err := ctx.Err(); err != nil {
@@ -127,7 +131,7 @@ func (c *Client) Check(ctx context.Context, m *Manifest, o CheckOptions) (*Healt
 		target := min(ck.K+c.cfg.M, ck.N)
 		plan := o.Policy.Decide(ck.K, target, states, o.Now())
 		ch := &h.Chunks[i]
-		ch.Held, ch.Counted, ch.K, ch.Target = plan.Held, plan.Counted, ck.K, target
+		ch.Held, ch.Counted, ch.K, ch.Target, ch.Due = plan.Held, plan.Counted, ck.K, target, plan.Repair
 		if !plan.Repair || !o.Repair {
 			continue
 		}
@@ -252,7 +256,8 @@ func (c *Client) repairChunk(ctx context.Context, ck *Chunk, states []reputation
 	}
 	// New fragments: code indices no kept fragment uses, unused ones
 	// first, then those of dropped fragments (the same bytes on a new
-	// holder). Holders of kept fragments are not candidates.
+	// holder). Holders of the chunk's fragments, kept or dropped, are not
+	// candidates.
 	dropped := map[int]bool{}
 	for _, i := range plan.Drop {
 		dropped[i] = true
@@ -262,6 +267,7 @@ func (c *Client) repairChunk(ctx context.Context, ck *Chunk, states []reputation
 	busy := map[storage.PeerID]bool{}
 	var droppedIdx []int
 	for i, f := range ck.Frags {
+		busy[f.Holder] = true // a holder that just lost its fragment gets no new one
 		if dropped[i] {
 			droppedIdx = append(droppedIdx, f.Index)
 			continue
@@ -329,6 +335,7 @@ func (c *Client) CheckObject(ctx context.Context, l Locator, o CheckOptions) (he
 	if o.Auditor == nil {
 		return 0, storage.E("check object", storage.Invalid, errors.New("no auditor"))
 	}
+	o.defaults()
 	ck := Chunk{K: 1, N: len(l.Holders)}
 	for _, p := range l.Holders {
 		ck.Frags = append(ck.Frags, Frag{Ref: l.Ref, Holder: p})

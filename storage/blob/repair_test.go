@@ -9,7 +9,6 @@ import (
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/erasure"
-	"github.com/cairn-storage/cairn/reputation"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -91,7 +90,7 @@ func TestCheckAndRepair(t *testing.T) {
 	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: clock, Repair: true}
 
 	h, err := delegate.Check(ctx, m, opts)
-	if err != nil || h.Changed || !h.OK(reputation.RepairPolicy{}) || h.Audits != 7*len(m.Chunks) {
+	if err != nil || h.Changed || !h.OK() || h.Audits != 7*len(m.Chunks) {
 		t.Fatalf("healthy file: %+v, %v", h, err)
 	}
 	// The first chunk loses two of its 7 fragments (holders wiped); one

@@ -1,0 +1,111 @@
+package drive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/blob"
+	"github.com/cairn-storage/cairn/storage/memstore"
+)
+
+// readAuditor audits by reading the fragment whole.
+type readAuditor struct{ net storage.Network }
+
+func (a readAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	b, err := a.net.Store(p).Get(ctx, ref)
+	if err == nil && erasure.Root(b) != ref {
+		err = storage.E("audit", storage.Corrupt, errors.New("wrong bytes"))
+	}
+	return err
+}
+
+// Two wiped peers: check finds every file short, --repair brings each
+// chunk of every version back to full health on the other peers, in
+// place (no new version), and a second check finds nothing to do.
+func TestCheckRepairsInPlace(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for i := 16; i < 20; i++ {
+		e.net[storage.PeerID(fmt.Sprintf("peer-%02d", i))] = countStore{memstore.New(), e}
+	}
+	d := e.drive(nil)
+	v1, v2, other := randBytes(1, 150<<10), randBytes(2, 120<<10), randBytes(3, 90<<10)
+	for _, f := range []struct {
+		p    string
+		data []byte
+	}{{"/a", v1}, {"/a", v2}, {"/d/b", other}} {
+		if _, err := d.Put(ctx, f.p, bytes.NewReader(f.data), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(repair bool) map[string]FileHealth {
+		t.Helper()
+		got := map[string]FileHealth{}
+		err := d.Check(ctx, "/", blob.CheckOptions{Auditor: readAuditor{e.net}, Repair: repair}, func(h FileHealth) error {
+			got[h.Path] = h
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for p, h := range check(false) {
+		if !h.OK || h.MinHeld != testK+testM || h.Needed != testK || h.Failed != 0 {
+			t.Fatalf("%s healthy: %+v", p, h)
+		}
+	}
+	// Wipe the two peers that hold the most.
+	wiped := 0
+	for _, id := range []storage.PeerID{"peer-00", "peer-01", "peer-02", "peer-03"} {
+		if wiped == 2 {
+			break
+		}
+		s := e.net[id].(countStore).Store
+		if s.Len() > 0 {
+			e.net[id] = countStore{memstore.New(), e}
+			wiped++
+		}
+	}
+	before := check(false)
+	if h := before["/a"]; h.OK || h.Failed == 0 || h.Versions != 2 {
+		t.Fatalf("/a after two peers were wiped: %+v", h)
+	}
+	repaired := check(true)
+	for _, p := range []string{"/a", "/d/b"} {
+		h := repaired[p]
+		if before[p].OK {
+			continue
+		}
+		if !h.OK || h.Repaired == 0 || h.Unrepaired != 0 || h.MinHeld != testK+testM {
+			t.Fatalf("%s after repair: %+v", p, h)
+		}
+	}
+	vs, err := d.Versions(ctx, "/a")
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("versions after repair: %v, %v (repair must not add one)", vs, err)
+	}
+	for p, h := range check(false) {
+		if !h.OK || h.Failed != 0 || h.MinHeld != testK+testM {
+			t.Fatalf("%s after repair, checked again: %+v", p, h)
+		}
+	}
+	// Two more peers go: the repaired layout still reads.
+	e.net["peer-04"], e.net["peer-05"] = countStore{memstore.New(), e}, countStore{memstore.New(), e}
+	d2 := e.drive(nil)
+	readBack(t, d2, "/a", v2)
+	readBack(t, d2, "/d/b", other)
+	r, _, err := d2.OpenVersion(ctx, "/a", vs[0].N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := r.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), v1) {
+		t.Fatalf("version 1 after repair: %v", err)
+	}
+}
