@@ -139,6 +139,11 @@ func showPath(p string) string {
 	return p
 }
 
+// Counting returns a writer that writes to w and counts the bytes written
+// into p: what Get counts, for a remote file the caller streams itself
+// (to stdout, say).
+func Counting(w io.Writer, p storage.Progress) io.Writer { return counter{w, p} }
+
 // counter counts the bytes written through it into a Progress.
 type counter struct {
 	w io.Writer

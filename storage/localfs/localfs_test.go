@@ -421,3 +421,18 @@ func TestInParallelCancelled(t *testing.T) {
 		t.Fatalf("cancelled after %d of %d: %v", done.Load(), len(items), err)
 	}
 }
+
+// Counting passes the bytes on and counts them.
+func TestCounting(t *testing.T) {
+	var b strings.Builder
+	p := &countProgress{}
+	w := Counting(&b, p)
+	for _, s := range []string{"abc", "", "defg"} {
+		if n, err := io.WriteString(w, s); err != nil || n != len(s) {
+			t.Fatalf("write %q: %d, %v", s, n, err)
+		}
+	}
+	if b.String() != "abcdefg" || p.done != 7 {
+		t.Fatalf("wrote %q, counted %d", b.String(), p.done)
+	}
+}
