@@ -21,6 +21,7 @@ import (
 
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/home"
 )
 
 // apiError is an error as it crosses the socket.
@@ -77,8 +78,8 @@ type client struct {
 	http *http.Client
 }
 
-func newClient(home string) *client {
-	sock := socketPath(home)
+func newClient(dir string) *client {
+	sock := home.SocketPath(dir)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -87,7 +88,7 @@ func newClient(home string) *client {
 		MaxIdleConnsPerHost: 16,
 		DisableCompression:  true,
 	}
-	return &client{home: home, http: &http.Client{Transport: tr}}
+	return &client{home: dir, http: &http.Client{Transport: tr}}
 }
 
 var errNoDaemon = errors.New("no daemon is running")
@@ -209,22 +210,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeErr answers with err and a status that says its kind.
+// writeErr answers with err and the status its kind has in kinds (app.go).
 func writeErr(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
-	switch storage.KindOf(err) {
-	case storage.Invalid, storage.Exist, storage.IsDir, storage.NotDir, storage.NotEmpty:
-		status = http.StatusBadRequest
-	case storage.NotExist:
-		status = http.StatusNotFound
-	case storage.Permission:
-		status = http.StatusForbidden
-	case storage.Quota:
-		status = http.StatusInsufficientStorage
-	case storage.Unavailable:
-		status = http.StatusServiceUnavailable
-	case storage.CannotDecrypt, storage.Corrupt:
-		status = http.StatusUnprocessableEntity
+	if k, ok := kinds[storage.KindOf(err)]; ok {
+		status = k.status
 	}
 	writeJSON(w, status, map[string]any{"error": toAPIError(err)})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,23 +26,35 @@ const (
 	exitIntegrity   = 6
 )
 
+// kinds is the one table of what an error's kind means here: the exit
+// code, the local API's HTTP status, and the advice report prints when
+// the error carries none. A kind not listed: exit 1, status 500, no
+// advice.
+var kinds = map[storage.Kind]struct {
+	exit, status int
+	hint         string
+}{
+	storage.Invalid:       {exitUsage, http.StatusBadRequest, ""},
+	storage.IsDir:         {exitUsage, http.StatusBadRequest, ""},
+	storage.NotDir:        {exitUsage, http.StatusBadRequest, ""},
+	storage.NotEmpty:      {exitUsage, http.StatusBadRequest, ""},
+	storage.Exist:         {exitFailure, http.StatusBadRequest, ""},
+	storage.NotExist:      {exitNotFound, http.StatusNotFound, ""},
+	storage.Permission:    {exitFailure, http.StatusForbidden, ""},
+	storage.Quota:         {exitQuota, http.StatusInsufficientStorage, "contribute more storage ('cairn daemon --contribute SIZE') or free some space"},
+	storage.Unavailable:   {exitUnavailable, http.StatusServiceUnavailable, "check that enough storage peers are running and reachable ('cairn status', 'cairn peers')"},
+	storage.CannotDecrypt: {exitIntegrity, http.StatusUnprocessableEntity, "the key is wrong or the data was tampered with"},
+	storage.Corrupt:       {exitIntegrity, http.StatusUnprocessableEntity, "stored data failed its integrity check; 'cairn check --repair' may rebuild it"},
+}
+
 // exitCode maps an error to the contract's exit code, once.
 func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	switch storage.KindOf(err) {
-	case storage.Invalid, storage.IsDir, storage.NotDir, storage.NotEmpty:
-		return exitUsage
-	case storage.NotExist:
-		return exitNotFound
-	case storage.Quota:
-		return exitQuota
-	case storage.Unavailable:
-		return exitUnavailable
-	case storage.CannotDecrypt, storage.Corrupt:
-		return exitIntegrity
+	if k, ok := kinds[storage.KindOf(err)]; ok {
+		return k.exit
 	}
 	return exitFailure
 }
@@ -99,17 +112,7 @@ func defaultHint(err error) string {
 	if errors.As(err, &ue) {
 		return "see 'cairn --help' or 'cairn COMMAND --help'"
 	}
-	switch storage.KindOf(err) {
-	case storage.Unavailable:
-		return "check that enough storage peers are running and reachable ('cairn status', 'cairn peers')"
-	case storage.CannotDecrypt:
-		return "the key is wrong or the data was tampered with"
-	case storage.Corrupt:
-		return "stored data failed its integrity check; 'cairn check --repair' may rebuild it"
-	case storage.Quota:
-		return "contribute more storage ('cairn daemon --contribute SIZE') or free some space"
-	}
-	return ""
+	return kinds[storage.KindOf(err)].hint
 }
 
 // Global flags. They may stand before or after the command name.
@@ -147,9 +150,6 @@ func newApp(e *env) *cli.App {
 			cmdPut(e), cmdGet(e), cmdLs(e), cmdMkdir(e), cmdRm(e), cmdMv(e),
 			cmdVersions(e), cmdShare(e), cmdUnshare(e), cmdShares(e), cmdAccept(e), cmdDecline(e),
 			cmdTestnet(e), cmdDemo(e),
-		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(e.stderr, "cairn: no such command %q\nhint: see 'cairn --help'\n", name)
 		},
 	}
 	for _, c := range app.Commands {
@@ -268,16 +268,25 @@ func wantJSON(c *cli.Context) bool {
 	return false
 }
 
-// homeDir resolves --home, $CAIRN_HOME, ~/.cairn.
 // call sends one request to the daemon of the command's home (client.do).
 func call(c *cli.Context, method, path string, q url.Values, in, out any) error {
-	home, err := homeDir(c)
+	cl, err := daemonClient(c)
 	if err != nil {
 		return err
 	}
-	return newClient(home).do(c.Context, method, path, q, in, out)
+	return cl.do(c.Context, method, path, q, in, out)
 }
 
+// daemonClient is a client of the daemon of the command's home.
+func daemonClient(c *cli.Context) (*client, error) {
+	dir, err := homeDir(c)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(dir), nil
+}
+
+// homeDir resolves --home, $CAIRN_HOME, ~/.cairn.
 func homeDir(c *cli.Context) (string, error) {
 	h := ""
 	for _, x := range c.Lineage() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -22,6 +22,7 @@ import (
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/home"
 	"github.com/cairn-storage/cairn/storage/localfs"
 )
 
@@ -39,11 +40,6 @@ const (
 	uptimeEvery = time.Minute
 )
 
-const (
-	defaultContribute = "2GiB"
-	defaultGrace      = "1GiB"
-)
-
 func cmdDaemon(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "daemon",
@@ -51,8 +47,8 @@ func cmdDaemon(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "listen", Usage: "listen on `MULTIADDR` (repeatable; default TCP and QUIC on all interfaces)"},
 			&cli.StringSliceFlag{Name: "bootstrap", Usage: "join the network through `MULTIADDR` (repeatable)"},
-			&cli.StringFlag{Name: "contribute", Usage: "disk `SIZE` offered to others, like 500MiB or 2GB (default " + defaultContribute + ")"},
-			&cli.StringFlag{Name: "grace", Usage: "`SIZE` this node keeps for a peer that has earned nothing with it yet (default " + defaultGrace + ")"},
+			&cli.StringFlag{Name: "contribute", Usage: "disk `SIZE` offered to others, like 500MiB or 2GB (default " + home.DefaultContribute + ")"},
+			&cli.StringFlag{Name: "grace", Usage: "`SIZE` this node keeps for a peer that has earned nothing with it yet (default " + home.DefaultGrace + ")"},
 			&cli.BoolFlag{Name: "mdns", Value: true, Usage: "find peers on the local network by mDNS"},
 			jsonFlag,
 		},
@@ -66,89 +62,59 @@ func cmdDaemon(e *env) *cli.Command {
 }
 
 func runDaemon(c *cli.Context, e *env) error {
-	home, err := homeDir(c)
+	dir, err := homeDir(c)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(home)
+	h, err := openHome(dir)
 	if err != nil {
 		return err
 	}
-	cl := newClient(home)
-	if err := cl.do(c.Context, "GET", "/v1/id", nil, nil, nil); err == nil {
-		return withHint(usagef("a daemon is already running for %s", home), "stop it first, or use another --home")
+	if err := newClient(dir).do(c.Context, "GET", "/v1/id", nil, nil, nil); err == nil {
+		return withHint(usagef("a daemon is already running for %s", dir), "stop it first, or use another --home")
 	}
-	kr, err := openKeyring(c, e, home)
+	kr, ident, err := openIdentity(c, e, h)
 	if err != nil {
 		return err
 	}
-	ident, _, err := nodeIdentity(home)
+	flags := home.Flags{Listen: c.StringSlice("listen"), Bootstrap: c.StringSlice("bootstrap"),
+		Contribute: c.String("contribute"), Grace: c.String("grace")}
+	if c.IsSet("mdns") {
+		mdns := c.Bool("mdns")
+		flags.MDNS = &mdns
+	}
+	set, err := h.Settings(flags)
+	var bad *storage.Error
+	if errors.As(err, &bad) && bad.Subject != "" {
+		return withHint(usagef("%v", bad.Err), "--"+bad.Subject+" takes a size like 500MiB or 2GB")
+	}
 	if err != nil {
 		return err
-	}
-	pick := func(flag string, conf []string) []string {
-		if v := c.StringSlice(flag); len(v) > 0 {
-			return v
-		}
-		return conf
-	}
-	sizeOf := func(flag, conf, def string) (int64, error) {
-		s := c.String(flag)
-		if s == "" {
-			s = conf
-		}
-		if s == "" {
-			s = def
-		}
-		n, err := parseSize(s)
-		if err != nil {
-			return 0, withHint(err, "--"+flag+" takes a size like 500MiB or 2GB")
-		}
-		return n, nil
-	}
-	contribute, err := sizeOf("contribute", cfg.Contribute, defaultContribute)
-	if err != nil {
-		return err
-	}
-	grace, err := sizeOf("grace", cfg.Grace, defaultGrace)
-	if err != nil {
-		return err
-	}
-	mdns := c.Bool("mdns")
-	if !c.IsSet("mdns") && cfg.MDNS != nil {
-		mdns = *cfg.MDNS
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logf := daemonLogger()
 	n, err := startNode(ctx, nodeConfig{
-		Home: home, Identity: ident, Keyring: kr,
-		Listen: pick("listen", cfg.Listen), Bootstrap: pick("bootstrap", cfg.Bootstrap),
-		MDNS: mdns, Contribute: contribute, Grace: grace, Logf: logf,
+		Home: dir, Identity: ident, Keyring: kr, Listen: set.Listen, Bootstrap: set.Bootstrap,
+		MDNS: set.MDNS, Contribute: set.Contribute, Grace: set.Grace, Logf: logf,
 		WaitPeers: 20 * time.Second,
 	})
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	up := newUptime(ctx, n.db.KV("node"), time.Unix(cfg.Created, 0))
-	d := &daemon{n: n, home: home, up: up, contribute: contribute, userID: kr.UserID(), logf: logf}
+	up := home.NewUptime(ctx, n.db.KV("node"), set.Created)
+	d := &daemon{n: n, up: up, contribute: set.Contribute, userID: kr.UserID(), logf: logf}
 
-	sock := socketPath(home)
-	_ = os.Remove(sock) // a stale socket from a crash: we checked no daemon answers
-	ln, err := net.Listen("unix", sock)
+	ln, err := h.Listen() // no daemon answered above: a socket there is stale
 	if err != nil {
-		return storage.E("listen on local socket", storage.IO, err)
-	}
-	_ = os.Chmod(sock, 0o600)
-	if sock != filepath.Join(home, sockFile) {
-		_ = os.WriteFile(filepath.Join(home, sockAddr), []byte(sock+"\n"), 0o600)
+		return err
 	}
 	srv := &http.Server{Handler: d.routes(), BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() { _ = srv.Serve(ln) }()
 
-	logf("cairn daemon: user %s, peer %s, contributing %s", kr.UserID(), n.net.ID(), formatSize(contribute))
+	logf("cairn daemon: user %s, peer %s, contributing %s", kr.UserID(), n.net.ID(), formatSize(set.Contribute))
 	for _, a := range n.net.Addrs() {
 		logf("listening on %s", a)
 	}
@@ -159,7 +125,7 @@ func runDaemon(c *cli.Context, e *env) error {
 		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
 	})
 	gc := badgerstore.NewCollector(ctx, n.db, gcEvery)
-	saver := newUptimeSaver(ctx, up, uptimeEvery)
+	saver := home.NewUptimeSaver(ctx, up, uptimeEvery)
 
 	<-ctx.Done()
 	logf("shutting down")
@@ -169,34 +135,16 @@ func runDaemon(c *cli.Context, e *env) error {
 	maint.Close()
 	gc.Close()
 	saver.Close()
-	_ = os.Remove(sock)
+	_ = os.Remove(h.SocketPath())
 	n.Close()
 	logf("stopped")
 	return nil
 }
 
-// uptimeSaver saves the node's online time every interval, and once more
-// when closed.
-type uptimeSaver struct {
-	up   *uptime
-	loop *storage.Loop
-}
-
-func newUptimeSaver(ctx context.Context, up *uptime, interval time.Duration) *uptimeSaver {
-	return &uptimeSaver{up: up, loop: storage.Every(ctx, interval, nil, up.save)}
-}
-
-// Close stops the loop, waits for it and saves a last time.
-func (s *uptimeSaver) Close() {
-	s.loop.Close()
-	s.up.save(context.Background())
-}
-
 // daemon serves the local API.
 type daemon struct {
 	n          *node
-	home       string
-	up         *uptime
+	up         *home.Uptime
 	contribute int64
 	userID     string
 	logf       func(string, ...any)
@@ -270,7 +218,7 @@ func (d *daemon) status(ctx context.Context, _ url.Values) (statusJSON, error) {
 		return statusJSON{}, err
 	}
 	peers, _ := d.n.net.Peers(ctx, fragmentProtocol)
-	avail, quota := d.up.status(d.contribute)
+	avail, quota := d.up.Status(d.contribute)
 	return statusJSON{
 		PeerID:               string(d.n.net.ID()),
 		UserID:               d.userID,
@@ -376,7 +324,7 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-	pr := &tickProgress{every: 200 * time.Millisecond, send: func(done, total int64) {
+	pr := &meter{every: 200 * time.Millisecond, show: func(done, total int64) {
 		send(putLine{Progress: &progressJSON{Done: done, Total: total}})
 	}}
 	opts.Progress = pr
@@ -389,43 +337,6 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 	pr.flush()
 	ej := entryOf(e)
 	send(putLine{Entry: &ej})
-}
-
-// tickProgress is a storage.Progress that reports at most every `every`.
-type tickProgress struct {
-	every time.Duration
-	send  func(done, total int64)
-
-	mu          sync.Mutex
-	done, total int64
-	last        time.Time
-}
-
-func (t *tickProgress) SetTotal(n int64) {
-	t.mu.Lock()
-	t.total = n
-	t.mu.Unlock()
-}
-
-func (t *tickProgress) Add(n int64) {
-	t.mu.Lock()
-	t.done += n
-	due := time.Since(t.last) >= t.every
-	if due {
-		t.last = time.Now()
-	}
-	done, total := t.done, t.total
-	t.mu.Unlock()
-	if due {
-		t.send(done, total)
-	}
-}
-
-func (t *tickProgress) flush() {
-	t.mu.Lock()
-	done, total := t.done, t.total
-	t.mu.Unlock()
-	t.send(done, total)
 }
 
 func (d *daemon) handleGet(w http.ResponseWriter, r *http.Request) {

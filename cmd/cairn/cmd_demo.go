@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -158,21 +159,24 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 	}
 	d.say("\nStoring %d files (%s) — each chunk sealed with AES-128-GCM and cut into %d+%d Reed–Solomon fragments on distinct peers:", len(files), formatSize(total), k, m)
 	t1 := time.Now()
+	load := map[storage.PeerID]int{} // fragments per peer
 	for _, f := range files {
 		ent, err := alice.drive.Put(ctx, f.path, bytes.NewReader(f.data), drive.PutOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("storing %s: %w", f.path, err)
 		}
-		if strings.HasPrefix(f.path, "/demo/project/") {
-			continue
-		}
-		if len(ent.Manifest.Chunks) == 0 {
-			d.say("  %-32s %10s  inline (in the encrypted manifest)", f.path, formatSize(ent.Size))
-		} else {
-			frags := 0
-			for _, ck := range ent.Manifest.Chunks {
-				frags += len(ck.Frags)
+		frags := 0
+		for _, ck := range ent.Manifest.Chunks {
+			frags += len(ck.Frags)
+			for _, fr := range ck.Frags {
+				load[fr.Holder]++
 			}
+		}
+		switch {
+		case strings.HasPrefix(f.path, "/demo/project/"):
+		case len(ent.Manifest.Chunks) == 0:
+			d.say("  %-32s %10s  inline (in the encrypted manifest)", f.path, formatSize(ent.Size))
+		default:
 			d.say("  %-32s %10s  %d chunks, %d fragments on %d peers", f.path, formatSize(ent.Size), len(ent.Manifest.Chunks), frags, len(ent.Manifest.Holders()))
 		}
 	}
@@ -186,21 +190,6 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 
 	// Knock out m peers: the most the code promises to survive. Prefer
 	// peers that hold the most fragments, to make it hard.
-	load := map[storage.PeerID]int{}
-	for _, f := range files {
-		ent, err := alice.drive.Stat(ctx, f.path)
-		if err != nil {
-			return nil, err
-		}
-		if ent.Manifest == nil {
-			continue
-		}
-		for _, ck := range ent.Manifest.Chunks {
-			for _, fr := range ck.Frags {
-				load[fr.Holder]++
-			}
-		}
-	}
 	order := append([]*node(nil), peers...)
 	sort.SliceStable(order, func(i, j int) bool { return load[order[i].net.ID()] > load[order[j].net.ID()] })
 	var gone []string
@@ -215,18 +204,8 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 	t2 := time.Now()
 	var bad []string
 	for _, f := range files {
-		rd, _, err := alice.drive.Open(ctx, f.path)
-		if err != nil {
+		if err := d.verify(ctx, alice.drive, f); err != nil {
 			bad = append(bad, fmt.Sprintf("%s: %v", f.path, err))
-			continue
-		}
-		h := sha256.New()
-		if _, err := rd.WriteTo(h); err != nil {
-			bad = append(bad, fmt.Sprintf("%s: %v", f.path, err))
-			continue
-		}
-		if !bytes.Equal(h.Sum(nil), sha(f.data)) {
-			bad = append(bad, f.path+": content differs")
 			continue
 		}
 		rep.intact++
@@ -260,4 +239,18 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 	return rep, nil
 }
 
-func sha(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+// verify reads f back from dr and compares its SHA-256 with the sample's.
+func (d *demo) verify(ctx context.Context, dr *drive.Drive, f sample) error {
+	rd, _, err := dr.Open(ctx, f.path)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := rd.WriteTo(h); err != nil {
+		return err
+	}
+	if want := sha256.Sum256(f.data); !bytes.Equal(h.Sum(nil), want[:]) {
+		return errors.New("content differs")
+	}
+	return nil
+}

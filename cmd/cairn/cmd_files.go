@@ -31,11 +31,10 @@ func cmdPut(e *env) *cli.Command {
 			if c.NArg() != 2 {
 				return usagef("put takes LOCAL and REMOTE")
 			}
-			home, err := homeDir(c)
+			cl, err := daemonClient(c)
 			if err != nil {
 				return err
 			}
-			cl := newClient(home)
 			local, remote := c.Args().Get(0), c.Args().Get(1)
 			b := newBar(e.stderr, "put")
 			warn := func(msg string) { fmt.Fprintln(e.stderr, "cairn: "+msg) }
@@ -115,7 +114,7 @@ func (d daemonFiles) List(ctx context.Context, dir string) ([]localfs.Entry, err
 }
 
 func (d daemonFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error) {
-	return getFile(ctx, d.cl, p, w)
+	return getFile(ctx, d.cl, p, 0, w)
 }
 
 // localHint puts the advice of a localfs error on report's hint line.
@@ -178,20 +177,17 @@ func cmdGet(e *env) *cli.Command {
 			if c.NArg() != 2 {
 				return usagef("get takes REMOTE and LOCAL")
 			}
-			home, err := homeDir(c)
+			cl, err := daemonClient(c)
 			if err != nil {
 				return err
 			}
-			cl := newClient(home)
 			remote, local := c.Args().Get(0), c.Args().Get(1)
 			if strings.HasPrefix(remote, "cairn://") {
 				return getLink(c, e, remote, local)
 			}
+			b := newBar(e.stderr, "get")
 			if v := c.Uint64("version"); v > 0 {
-				b := newBar(e.stderr, "get")
-				fetch := func(w io.Writer) (int64, error) {
-					return getFileVersion(c.Context, cl, remote, v, &countWriter{w: w, b: b})
-				}
+				fetch := func(w io.Writer) (int64, error) { return getFile(c.Context, cl, remote, v, localfs.Counting(w, b)) }
 				if local == "-" {
 					_, err := fetch(e.stdout)
 					b.finish()
@@ -212,30 +208,32 @@ func cmdGet(e *env) *cli.Command {
 			if err := cl.do(c.Context, "GET", "/v1/stat", url.Values{"path": {remote}}, nil, &st); err != nil {
 				return err
 			}
-			b := newBar(e.stderr, "get")
-			var res *localfs.Result
 			if local == "-" {
 				if st.IsDir {
 					return usagef("%s is a folder: cannot write it to stdout", remote)
 				}
-				b.addTotal(st.Size)
-				_, err = getFile(c.Context, cl, st.Path, &countWriter{w: e.stdout, b: b})
-			} else {
-				res, err = getAny(c.Context, cl, st, local, b)
-			}
-			b.finish()
-			if err != nil {
+				b.SetTotal(st.Size)
+				_, err := getFile(c.Context, cl, st.Path, 0, localfs.Counting(e.stdout, b))
+				b.finish()
 				return err
 			}
-			if wantJSON(c) && local != "-" {
-				return json.NewEncoder(e.stdout).Encode(res)
-			}
-			if local != "-" {
-				fmt.Fprintf(e.stdout, "fetched %s: %d files, %s\n", res.Path, res.Files, formatSize(res.Bytes))
-			}
-			return nil
+			res, err := getAny(c.Context, cl, st, local, b)
+			b.finish()
+			return printFetched(c, e, res, err)
 		},
 	}
+}
+
+// printFetched prints what a get into a local folder or file wrote.
+func printFetched(c *cli.Context, e *env, res *localfs.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if wantJSON(c) {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintf(e.stdout, "fetched %s: %d files, %s\n", res.Path, res.Files, formatSize(res.Bytes))
+	return nil
 }
 
 // getAny downloads the remote file or folder st to local; see localfs.Get.
@@ -249,17 +247,13 @@ func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar)
 	return res, localHint(err)
 }
 
-// getFile streams a remote file into w.
-func getFile(ctx context.Context, cl *client, remote string, w io.Writer) (int64, error) {
-	return getFileQuery(ctx, cl, url.Values{"path": {remote}}, w)
-}
-
-// getFileVersion streams version v of a remote file into w.
-func getFileVersion(ctx context.Context, cl *client, remote string, v uint64, w io.Writer) (int64, error) {
-	return getFileQuery(ctx, cl, url.Values{"path": {remote}, "version": {strconv.FormatUint(v, 10)}}, w)
-}
-
-func getFileQuery(ctx context.Context, cl *client, q url.Values, w io.Writer) (int64, error) {
+// getFile streams a remote file into w: version v of it, or the current
+// one if v is 0.
+func getFile(ctx context.Context, cl *client, remote string, v uint64, w io.Writer) (int64, error) {
+	q := url.Values{"path": {remote}}
+	if v > 0 {
+		q.Set("version", strconv.FormatUint(v, 10))
+	}
 	resp, err := cl.send(ctx, "GET", "/v1/get", q, nil)
 	if err != nil {
 		return 0, err
@@ -356,59 +350,45 @@ func cmdLs(e *env) *cli.Command {
 }
 
 func cmdMkdir(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "mkdir",
-		Usage:     "make a folder",
-		ArgsUsage: "REMOTE",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "p", Usage: "make parents as needed; no error if it exists"}, jsonFlag},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("mkdir takes one REMOTE")
-			}
-			return simple(c, e, "/v1/mkdir", mkdirReq{Path: c.Args().First(), Parents: c.Bool("p")})
-		},
-	}
+	return cmdSimple(e, "mkdir", "make a folder", "REMOTE", "one REMOTE",
+		&cli.BoolFlag{Name: "p", Usage: "make parents as needed; no error if it exists"},
+		func(c *cli.Context) any { return mkdirReq{Path: c.Args().First(), Parents: c.Bool("p")} })
 }
 
 func cmdRm(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "rm",
-		Usage:     "remove a file, or a folder with -r",
-		ArgsUsage: "REMOTE",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "r", Usage: "remove a folder and everything in it"}, jsonFlag},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("rm takes one REMOTE")
-			}
-			return simple(c, e, "/v1/rm", rmReq{Path: c.Args().First(), Recursive: c.Bool("r")})
-		},
-	}
+	return cmdSimple(e, "rm", "remove a file, or a folder with -r", "REMOTE", "one REMOTE",
+		&cli.BoolFlag{Name: "r", Usage: "remove a folder and everything in it"},
+		func(c *cli.Context) any { return rmReq{Path: c.Args().First(), Recursive: c.Bool("r")} })
 }
 
 func cmdMv(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "mv",
-		Usage:     "move or rename a file or folder",
-		ArgsUsage: "SRC DST",
-		Flags:     []cli.Flag{jsonFlag},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return usagef("mv takes SRC and DST")
-			}
-			return simple(c, e, "/v1/mv", mvReq{Src: c.Args().Get(0), Dst: c.Args().Get(1)})
-		},
-	}
+	return cmdSimple(e, "mv", "move or rename a file or folder", "SRC DST", "SRC and DST", nil,
+		func(c *cli.Context) any { return mvReq{Src: c.Args().Get(0), Dst: c.Args().Get(1)} })
 }
 
-// simple posts a JSON request and prints the JSON answer with --json.
-func simple(c *cli.Context, e *env, endpoint string, req any) error {
-	var out json.RawMessage
-	if err := call(c, "POST", endpoint, nil, req, &out); err != nil {
-		return err
+// cmdSimple is a command that takes the arguments argsUsage names (in
+// words: takes), posts the request req makes of them to /v1/NAME and,
+// with --json, prints the answer.
+func cmdSimple(e *env, name, usage, argsUsage, takes string, flag cli.Flag, req func(*cli.Context) any) *cli.Command {
+	flags := []cli.Flag{jsonFlag}
+	if flag != nil {
+		flags = []cli.Flag{flag, jsonFlag}
 	}
-	if wantJSON(c) {
-		_, err := fmt.Fprintf(e.stdout, "%s\n", strings.TrimSpace(string(out)))
-		return err
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: argsUsage, Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != len(strings.Fields(argsUsage)) {
+				return usagef("%s takes %s", name, takes)
+			}
+			var out json.RawMessage
+			if err := call(c, "POST", "/v1/"+name, nil, req(c), &out); err != nil {
+				return err
+			}
+			if wantJSON(c) {
+				_, err := fmt.Fprintf(e.stdout, "%s\n", strings.TrimSpace(string(out)))
+				return err
+			}
+			return nil
+		},
 	}
-	return nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -13,10 +11,9 @@ import (
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/network"
-	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/storage"
-	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/home"
 	"github.com/cairn-storage/cairn/storage/localfs"
 )
 
@@ -34,14 +31,14 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 		return withHint(usagef("not a cairn link: %v", err), "links look like cairn://…")
 	}
 	boot := c.StringSlice("bootstrap")
-	if home, herr := homeDir(c); herr == nil && len(boot) == 0 {
+	if dir, herr := homeDir(c); herr == nil && len(boot) == 0 {
 		// A running daemon is a peer of the network: join through it.
 		var id idJSON
-		if err := newClient(home).do(c.Context, "GET", "/v1/id", nil, nil, &id); err == nil {
+		if err := newClient(dir).do(c.Context, "GET", "/v1/id", nil, nil, &id); err == nil {
 			boot = id.Addrs
 		}
-		if cfg, cerr := loadConfig(home); cerr == nil {
-			boot = append(boot, cfg.Bootstrap...)
+		if h, herr := home.Open(dir); herr == nil {
+			boot = append(boot, h.Config().Bootstrap...)
 		}
 	}
 	if len(boot) == 0 {
@@ -60,17 +57,12 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 	}
 	n, err := startNode(ctx, nodeConfig{
 		Home: dir, Identity: ident, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
-		WaitPeers: 15 * time.Second,
+		WaitPeers: 15 * time.Second, Reader: true,
 	})
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	n.fc = fragment.NewClient(n.net.Host(), nil) // read-only: stores nothing
-	n.blob, err = blob.New(blob.Config{Network: &peerNet{n: n}})
-	if err != nil {
-		return err
-	}
 	// Find the storage peers first: the folder's record lives on the ones
 	// closest to it, and a node that has just joined knows only its
 	// bootstrap peer.
@@ -87,16 +79,10 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 	b := newBar(e.stderr, "get")
 	res, err := downloadView(ctx, view, st, local, e.stdout, b)
 	b.finish()
-	if err != nil {
+	if local == "-" {
 		return err
 	}
-	if wantJSON(c) && local != "-" {
-		return json.NewEncoder(e.stdout).Encode(res)
-	}
-	if local != "-" {
-		fmt.Fprintf(e.stdout, "fetched %s: %d files, %s\n", res.Path, res.Files, formatSize(res.Bytes))
-	}
-	return nil
+	return printFetched(c, e, res, err)
 }
 
 // downloadView writes a shared file or folder to local ("-": stdout, files
@@ -107,8 +93,8 @@ func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local s
 		if st.IsDir {
 			return nil, usagef("the link points to a folder: cannot write it to stdout")
 		}
-		b.addTotal(st.Size)
-		n, err := linkFiles{v}.Get(ctx, "/", &countWriter{w: stdout, b: b})
+		b.SetTotal(st.Size)
+		n, err := linkFiles{v}.Get(ctx, "/", localfs.Counting(stdout, b))
 		return &localfs.Result{Path: "-", Files: 1, Bytes: n}, err
 	}
 	name := st.Name()
@@ -138,15 +124,4 @@ func (l linkFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error
 		return 0, err
 	}
 	return rd.WriteTo(w)
-}
-
-type countWriter struct {
-	w io.Writer
-	b *bar
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.b.Add(int64(n))
-	return n, err
 }

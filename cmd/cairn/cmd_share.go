@@ -142,11 +142,10 @@ func cmdShares(e *env) *cli.Command {
 			if c.NArg() != 0 {
 				return usagef("shares takes no arguments")
 			}
-			home, err := homeDir(c)
+			cl, err := daemonClient(c)
 			if err != nil {
 				return err
 			}
-			cl := newClient(home)
 			var gs []drive.Grant
 			out := sharesJSON{Shared: []grantJSON{}}
 			if err := cl.do(c.Context, "GET", "/v1/shares", nil, nil, &gs); err != nil {

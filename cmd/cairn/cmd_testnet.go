@@ -54,10 +54,6 @@ func cmdTestnet(e *env) *cli.Command {
 			defer closePeers(peers)
 			boot := bootstrapAddr(peers[0])
 			if wantJSON(c) {
-				ids := make([]string, len(peers))
-				for i, p := range peers {
-					ids[i] = string(p.net.ID())
-				}
 				fmt.Fprintf(e.stdout, `{"bootstrap":%q,"peers":%d,"dir":%q}`+"\n", boot, len(peers), dir)
 			} else {
 				fmt.Fprintf(e.stderr, "cairn testnet: %d storage peers on 127.0.0.1 (data in %s); Ctrl-C stops them\n", n, dir)

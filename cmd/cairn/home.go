@@ -17,11 +17,7 @@ import (
 
 // The home's files and their formats are storage/home's; cmd asks for the
 // passphrase, decides the KDF this binary may use and adds the hints.
-const (
-	dbDir    = home.DBDir
-	sockFile = home.SocketFile
-	sockAddr = home.SocketAddrFile
-)
+const dbDir = home.DBDir
 
 // openHome opens the home in dir, with advice when it is not one.
 func openHome(dir string) (*home.Home, error) {
@@ -33,14 +29,6 @@ func openHome(dir string) (*home.Home, error) {
 		return nil, withHint(err, "fix or remove the file")
 	}
 	return h, err
-}
-
-func loadConfig(dir string) (*home.Config, error) {
-	h, err := openHome(dir)
-	if err != nil {
-		return nil, err
-	}
-	return h.Config(), nil
 }
 
 // kdfParams are Argon2id's parameters for new keyring files. A binary
@@ -106,34 +94,21 @@ func prompt(e *env, question, hint string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// openKeyring reads and opens the home's keyring, asking for the
-// passphrase once the file is found.
-func openKeyring(c *cli.Context, e *env, dir string) (*cryptree.Keyring, error) {
-	h, err := openHome(dir)
-	if err != nil {
-		return nil, err
-	}
+// openIdentity opens the home's keyring, asking for the passphrase once
+// the file is found, and reads the node's libp2p key.
+func openIdentity(c *cli.Context, e *env, h *home.Home) (*cryptree.Keyring, []byte, error) {
 	kr, err := h.Keyring(func() ([]byte, error) { return passphrase(c, e, false) })
+	var key []byte
+	if err == nil {
+		key, _, err = h.Identity()
+	}
 	switch storage.KindOf(err) {
 	case storage.Invalid:
-		return nil, withHint(err, "create a home with 'cairn init'")
+		return nil, nil, withHint(err, "create a home with 'cairn init'")
 	case storage.CannotDecrypt:
-		return nil, withHint(err, "check CAIRN_PASSPHRASE / --passphrase-file")
+		return nil, nil, withHint(err, "check CAIRN_PASSPHRASE / --passphrase-file")
 	}
-	return kr, err
-}
-
-// nodeIdentity reads the node's libp2p key.
-func nodeIdentity(dir string) ([]byte, storage.PeerID, error) {
-	h, err := openHome(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	key, id, err := h.Identity()
-	if storage.KindOf(err) == storage.Invalid {
-		return nil, "", withHint(err, "create a home with 'cairn init'")
-	}
-	return key, id, err
+	return kr, key, err
 }
 
 // parseSize reads a size given on the command line: a bad one is a usage
@@ -147,5 +122,3 @@ func parseSize(s string) (int64, error) {
 }
 
 func formatSize(n int64) string { return home.FormatSize(n) }
-
-func socketPath(dir string) string { return home.SocketPath(dir) }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-storage/cairn/storage/home"
 	"github.com/cairn-storage/cairn/storage/localfs/localfstest"
 )
 
@@ -25,8 +26,8 @@ import (
 // as a daemon passing on a forged share would.
 func fakeDaemon(t *testing.T, entries []entryJSON) string {
 	t.Helper()
-	home := t.TempDir()
-	ln, err := net.Listen("unix", socketPath(home))
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", home.SocketPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func fakeDaemon(t *testing.T, entries []entryJSON) string {
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return home
+	return dir
 }
 
 func hostileEntry(e localfstest.Entry) entryJSON {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
-	"fmt"
 	"log"
 	"os"
 	"path/filepath"
@@ -31,7 +31,8 @@ type nodeConfig struct {
 	Home       string // where db/ lives; "" with InMemory
 	InMemory   bool
 	Identity   []byte
-	Keyring    *cryptree.Keyring // nil: a storage-only node (testnet)
+	Keyring    *cryptree.Keyring // nil: a storage-only node (testnet), or a Reader
+	Reader     bool              // with no Keyring: the data path without keys, to read a link
 	Listen     []string
 	Bootstrap  []string
 	MDNS       bool
@@ -96,23 +97,27 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Keyring == nil {
+	if cfg.Keyring == nil && !cfg.Reader {
 		return n, nil
 	}
-	n.fc = fragment.NewClient(n.net.Host(), cfg.Keyring.SigningKey())
+	var sign ed25519.PrivateKey // a reader's is nil: it stores nothing
 	bcfg := cfg.Blob
-	bcfg.Network = &peerNet{n: n}
-	bcfg.Secret = cfg.Keyring.ChunkSecret()
-	bcfg.ChunkerKey = cfg.Keyring.ChunkerKey()
-	bcfg.Logf = cfg.Logf
+	bcfg.Network, bcfg.Logf = &peerNet{n: n}, cfg.Logf
+	if cfg.Keyring != nil {
+		sign = cfg.Keyring.SigningKey()
+		bcfg.Secret, bcfg.ChunkerKey = cfg.Keyring.ChunkSecret(), cfg.Keyring.ChunkerKey()
+	}
+	n.fc = fragment.NewClient(n.net.Host(), sign)
 	n.blob, err = blob.New(bcfg)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Keyring == nil {
+		return n, nil
+	}
 	meta := cfg.Keyring.MetadataKey()
 	rootKeys, rootWriter := cfg.Keyring.RootFolder()
 	boxPriv, _ := cfg.Keyring.BoxKey()
-	sign := cfg.Keyring.SigningKey()
 	// The drive opens its tree once enough storage peers are known (or
 	// cfg.WaitPeers has passed), so that a fresh daemon does not take an
 	// unreachable root for a missing one.
@@ -175,38 +180,6 @@ func (b inbox) Fetch(ctx context.Context) ([]drive.InboxMessage, error) {
 		out[i] = drive.InboxMessage(m)
 	}
 	return out, err
-}
-
-// uptime keeps the node's fairness.Uptime: the online time before this
-// run is saved in its KV (every minute and at shutdown).
-type uptime struct {
-	kv storage.KV
-	u  fairness.Uptime // not changed after newUptime
-}
-
-var uptimeKey = []byte("online-seconds")
-
-func newUptime(ctx context.Context, kv storage.KV, created time.Time) *uptime {
-	u := &uptime{kv: kv, u: fairness.Uptime{Created: created, Since: time.Now()}}
-	if b, err := kv.Get(ctx, uptimeKey); err == nil {
-		var secs int64
-		if _, err := fmt.Sscan(string(b), &secs); err == nil && secs > 0 {
-			u.u.Before = time.Duration(secs) * time.Second
-		}
-	}
-	return u
-}
-
-func (u *uptime) save(ctx context.Context) {
-	secs := int64(u.u.Online(time.Now()) / time.Second)
-	_ = u.kv.Set(ctx, uptimeKey, []byte(fmt.Sprint(secs)))
-}
-
-// status returns the node's availability now and the quota it earns by
-// contributing contribute bytes.
-func (u *uptime) status(contribute int64) (availability float64, quota int64) {
-	a := u.u.Availability(time.Now())
-	return a, fairness.Quota(contribute, a)
 }
 
 // daemonLogger writes timestamped lines to stderr.

@@ -4,88 +4,92 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/term"
 )
 
-// bar draws a one-line progress bar on a terminal (stderr) and nothing
-// elsewhere. Safe for concurrent use.
-type bar struct {
-	w     io.Writer
-	on    bool
-	label string
-	start time.Time
+// meter is a storage.Progress that shows its count at most every `every`
+// (and on flush): through the put stream's JSON lines in the daemon, as
+// a bar on the client's terminal. Safe for concurrent use; show is called
+// outside its lock.
+type meter struct {
+	every time.Duration
+	show  func(done, total int64)
 
 	mu          sync.Mutex
 	done, total int64
 	last        time.Time
 }
 
+func (m *meter) SetTotal(n int64) {
+	m.mu.Lock()
+	m.total = n
+	m.mu.Unlock()
+}
+
+func (m *meter) Add(n int64) {
+	m.mu.Lock()
+	m.done += n
+	due := time.Since(m.last) >= m.every
+	if due {
+		m.last = time.Now()
+	}
+	done, total := m.done, m.total
+	m.mu.Unlock()
+	if due {
+		m.show(done, total)
+	}
+}
+
+// flush shows the count now.
+func (m *meter) flush() {
+	m.mu.Lock()
+	done, total := m.done, m.total
+	m.mu.Unlock()
+	m.show(done, total)
+}
+
+// bar draws a one-line progress bar on a terminal (stderr) and nothing
+// elsewhere.
+type bar struct {
+	meter
+	w  io.Writer
+	on bool
+}
+
 func newBar(w io.Writer, label string) *bar {
-	on := false
+	b := &bar{w: w}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		on = true
+		b.on = true
 	}
-	return &bar{w: w, on: on, label: label, start: time.Now()}
-}
-
-func (b *bar) addTotal(n int64) {
-	b.mu.Lock()
-	b.total += n
-	b.mu.Unlock()
-}
-
-// SetTotal and Add make a bar a storage.Progress.
-func (b *bar) SetTotal(n int64) {
-	b.mu.Lock()
-	b.total = n
-	b.mu.Unlock()
-}
-
-func (b *bar) Add(n int64) {
-	b.mu.Lock()
-	b.done += n
-	b.drawLocked(false)
-	b.mu.Unlock()
-}
-
-func (b *bar) drawLocked(force bool) {
-	if !b.on || (!force && time.Since(b.last) < 100*time.Millisecond) {
-		return
-	}
-	b.last = time.Now()
-	el := time.Since(b.start).Seconds()
-	rate := 0.0
-	if el > 0 {
-		rate = float64(b.done) / el / 1e6
-	}
-	pct := ""
-	cells := ""
-	if b.total > 0 {
-		f := float64(b.done) / float64(b.total)
-		f = min(f, 1)
-		pct = fmt.Sprintf("%3.0f%%", f*100)
-		n := int(f * 24)
-		for i := 0; i < 24; i++ {
-			if i < n {
-				cells += "#"
-			} else {
-				cells += "."
-			}
+	start := time.Now()
+	b.meter = meter{every: 100 * time.Millisecond, show: func(done, total int64) {
+		if !b.on {
+			return
 		}
-		cells = "[" + cells + "] "
-	}
-	fmt.Fprintf(b.w, "\r%s %s%s %s / %s  %.1f MB/s   ", b.label, cells, pct, formatSize(b.done), formatSize(b.total), rate)
+		rate := 0.0
+		if el := time.Since(start).Seconds(); el > 0 {
+			rate = float64(done) / el / 1e6
+		}
+		pct, cells := "", ""
+		if total > 0 {
+			f := min(float64(done)/float64(total), 1)
+			n := int(f * 24)
+			pct = fmt.Sprintf("%3.0f%%", f*100)
+			cells = "[" + strings.Repeat("#", n) + strings.Repeat(".", 24-n) + "] "
+		}
+		fmt.Fprintf(b.w, "\r%s %s%s %s / %s  %.1f MB/s   ", label, cells, pct, formatSize(done), formatSize(total), rate)
+	}}
+	return b
 }
 
 // finish draws the last state and ends the line.
 func (b *bar) finish() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.on {
-		b.drawLocked(true)
+		b.flush()
 		fmt.Fprintln(b.w)
 	}
 }
