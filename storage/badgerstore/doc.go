@@ -31,16 +31,33 @@
 // index, removes segments with none and compacts those less than half
 // live.
 //
-// Durability: nothing is fsynced per put unless Options.SyncWrites is set.
-// An acknowledged fragment survives a crash of the process (the page cache
-// holds it) but may be lost in a power failure or kernel crash; audits
-// find such losses and the owner repairs them. Rotating to a new segment
-// does not fsync either. Close fsyncs the segments written since Open, and
-// GC fsyncs its copies and the index before it removes a file, so that
-// compaction never makes an old fragment depend on unsynced bytes. A
-// location or segment that does not hold what the index says (a damaged
-// record, a truncated or missing file, flipped bits) reads as
-// storage.Corrupt, never as wrong bytes.
+// Durability: in an on-disk database Put and PutVerified return only once
+// the fragment's bytes and its index entry are on stable storage, so an
+// acknowledged fragment survives a power failure. They do it by group
+// commit: a put writes its record, then waits for the committer, which
+// takes every put queued, fsyncs the segment files they wrote, commits
+// their index entries in one badger transaction, makes the index durable
+// (badger's DB.Sync, which syncs the active memtable's write-ahead log,
+// plus an fsync of the logs of memtables replaced but not yet written out
+// — Sync alone misses those), and wakes them all. Bytes are synced before
+// the entry pointing to them is committed, so a power cut leaves at worst
+// unreferenced bytes, never an index entry over unsynced ones. A put of a
+// ref already held waits for the next group too (the entry it saw may
+// belong to a group still syncing). Creating a segment fsyncs the
+// directory before any record in it is acknowledged. For badger's files
+// the store relies on badger's documented fsyncs; the power-cut test
+// (durable_test.go) intercepts the segment files only. Deletes and KV
+// writes are not synced on their own: a later group commit or badger's
+// own flushes carry them. Options.NoSync turns durable puts off (a put
+// returns once written, surviving a process crash but not a power
+// failure, as before); Options.SyncWrites instead fsyncs every record and
+// every badger commit on its own. Close fsyncs the segments written since
+// Open. GC writes and fsyncs its copies before it re-points the index at
+// them, and syncs the index before it removes a file, so compaction never
+// makes a fragment depend on unsynced bytes. A location or segment that
+// does not hold what the index says (a damaged record, a truncated or
+// missing file, flipped bits) reads as storage.Corrupt, never as wrong
+// bytes.
 //
 // An in-memory database (Options.InMemory) keeps payloads in badger.
 //
