@@ -76,3 +76,19 @@ func (c *Client) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref, l
 func Failed(err error) bool {
 	return errors.Is(err, storage.NotExist) || errors.Is(err, storage.Corrupt)
 }
+
+// DefaultLeaves is how many leaves an audit asks for by default: a holder
+// that kept half of a fragment passes with odds 2^-DefaultLeaves.
+const DefaultLeaves = 8
+
+// Auditor is Audit with a fixed number of leaves, as a storage.Auditor.
+func (c *Client) Auditor(leaves int) storage.Auditor { return auditor{c, leaves} }
+
+type auditor struct {
+	c      *Client
+	leaves int
+}
+
+func (a auditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	return a.c.Audit(ctx, p, ref, a.leaves)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
@@ -107,5 +108,55 @@ func TestCheckRepairsInPlace(t *testing.T) {
 	var buf bytes.Buffer
 	if _, err := r.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), v1) {
 		t.Fatalf("version 1 after repair: %v", err)
+	}
+}
+
+// The maintenance audit loop covers every file on its own and repairs
+// what a wiped peer lost; RepairQueue counts what it could not repair.
+func TestAuditLoopRepairs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for i := 16; i < 20; i++ {
+		e.net[storage.PeerID(fmt.Sprintf("peer-%02d", i))] = countStore{memstore.New(), e}
+	}
+	d := e.drive(nil)
+	files := map[string][]byte{"/x/1": randBytes(4, 60<<10), "/x/2": randBytes(5, 70<<10), "/y": randBytes(6, 50<<10)}
+	for p, data := range files {
+		if _, err := d.Put(ctx, p, bytes.NewReader(data), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.net["peer-00"], e.net["peer-01"] = countStore{memstore.New(), e}, countStore{memstore.New(), e}
+	rounds := make(chan struct{}, 100)
+	m := NewMaintenance(ctx, d, MaintenanceOptions{Logf: t.Logf, Audit: &AuditOptions{
+		Every: 5 * time.Millisecond, Budget: 50,
+		Check: blob.CheckOptions{Auditor: readAuditor{e.net}, Repair: true},
+		Round: func(context.Context) {
+			select {
+			case rounds <- struct{}{}:
+			default:
+			}
+		},
+	}})
+	defer m.Close()
+	// Wait for two whole passes: the second finds nothing left to do.
+	deadline := time.Now().Add(20 * time.Second)
+	for m.AuditPasses() < 3 && time.Now().Before(deadline) {
+		<-rounds
+	}
+	if m.AuditPasses() < 3 {
+		t.Fatalf("%d passes in 20 s", m.AuditPasses())
+	}
+	if q := m.RepairQueue(); q != 0 {
+		t.Fatalf("repair queue %d after the loop went over everything", q)
+	}
+	err := d.Check(ctx, "/", blob.CheckOptions{Auditor: readAuditor{e.net}}, func(h FileHealth) error {
+		if !h.OK || h.Failed != 0 {
+			t.Errorf("%s after the loop: %+v", h.Path, h)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,6 +21,9 @@ type MaintenanceOptions struct {
 	// Resume, if set, finishes the uploads a crash interrupted
 	// (Drive.Resume) once the Tree is open.
 	Resume bool
+	// Audit, if set, audits and repairs the drive continuously
+	// (audit.go).
+	Audit *AuditOptions
 	// Logf receives what the loops did and what failed.
 	Logf func(format string, args ...any)
 }
@@ -36,6 +39,7 @@ type Maintenance struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the resume
 	loops  []*storage.Loop
+	audit  *auditor
 }
 
 // NewMaintenance starts d's background work. It runs until ctx ends or
@@ -58,6 +62,10 @@ func NewMaintenance(ctx context.Context, d *Drive, o MaintenanceOptions) *Mainte
 	}
 	if o.Republish > 0 {
 		m.every(ctx, o.Republish, m.republish)
+	}
+	if o.Audit != nil && o.Audit.Every > 0 && o.Audit.Check.Auditor != nil {
+		m.audit = &auditor{o: *o.Audit, pending: map[string]int{}}
+		m.every(ctx, o.Audit.Every, func(ctx context.Context) { m.audit.round(ctx, d, o.Logf) })
 	}
 	return m
 }

@@ -1,0 +1,183 @@
+// Package health keeps what a node learns of the health of its data and
+// of the peers that hold it: Scores, the reputation of every storage
+// peer (a reputation.Book fed by audits and transfers, persisted in a KV,
+// adapted to storage.Ranker for placement), and History, when each placed
+// fragment was last seen held (blob.History, for the repair policy's
+// grace). The daemon wires both into blob.CheckOptions for
+// drive.Maintenance's audit loop and `cairn check`.
+package health
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/cairn-storage/cairn/reputation"
+	"github.com/cairn-storage/cairn/storage"
+)
+
+// scoresKey is where the Book is kept in the KV.
+var scoresKey = []byte("reputation/book")
+
+// Scores is the reputation of the peers this node deals with. Safe for
+// concurrent use.
+type Scores struct {
+	book *reputation.Book
+	kv   storage.KV
+	now  func() time.Time
+	logf func(string, ...any)
+
+	mu    sync.Mutex
+	dirty bool
+}
+
+// Options configure OpenScores.
+type Options struct {
+	Policy reputation.Config
+	Now    func() time.Time
+	Logf   func(format string, args ...any)
+}
+
+// OpenScores loads the Book kept in kv (an empty one if none). A damaged
+// record is logged and replaced by an empty Book: reputation is
+// relearned, it guards nothing.
+func OpenScores(ctx context.Context, kv storage.KV, o Options) (*Scores, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	s := &Scores{book: reputation.New(o.Policy), kv: kv, now: o.Now, logf: o.Logf}
+	b, err := kv.Get(ctx, scoresKey)
+	switch {
+	case storage.KindOf(err) == storage.NotExist:
+	case err != nil:
+		return nil, storage.E("open reputation", storage.IO, err)
+	default:
+		if err := s.book.UnmarshalBinary(b); err != nil {
+			o.Logf("reputation: the saved scores do not read (%v); starting afresh", err)
+			s.book = reputation.New(o.Policy)
+		}
+	}
+	return s, nil
+}
+
+// Save writes the Book if it changed since the last Save.
+func (s *Scores) Save(ctx context.Context) error {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.dirty = false
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	b, err := s.book.MarshalBinary()
+	if err == nil {
+		err = s.kv.Set(ctx, scoresKey, b)
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.dirty = true
+		s.mu.Unlock()
+		return storage.E("save reputation", storage.IO, err)
+	}
+	return nil
+}
+
+func (s *Scores) touch() {
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+}
+
+// Observe records the outcome of one audit of peer p (blob.CheckOptions'
+// Observe): a pass or a failure goes to the audit score, and either
+// counts as the peer being online; an audit that could not be made for
+// want of the peer counts against its availability only. Refusals
+// (Permission: not this user's fragment there) count for nothing.
+func (s *Scores) Observe(p storage.PeerID, _ storage.Ref, err error, _ time.Duration) {
+	now := s.now()
+	id := string(p)
+	switch k := storage.KindOf(err); {
+	case err == nil || k == storage.NotExist || k == storage.Corrupt:
+		before := s.book.Info(id, now).State
+		after := s.book.Audit(id, err == nil, now)
+		s.book.Probe(id, true, now)
+		if after != before {
+			s.logf("reputation: peer %s is now %s: %s", p.Short(), after, s.book.Info(id, now).Reason)
+		}
+	case k == storage.Unavailable || k == storage.Canceled:
+		s.book.Probe(id, false, now)
+	default:
+		return
+	}
+	s.touch()
+}
+
+// Transfer records a fragment transfer to or from p.
+func (s *Scores) Transfer(p storage.PeerID, ok bool, bytes int64, took time.Duration) {
+	s.book.Transfer(string(p), ok, bytes, took, s.now())
+	s.touch()
+}
+
+// Weight is p's placement weight (storage.Ranker).
+func (s *Scores) Weight(p storage.PeerInfo) float64 { return s.book.Weight(string(p.ID), s.now()) }
+
+// Excluded reports whether p is excluded from placement (its fragments
+// count as lost and are repaired elsewhere).
+func (s *Scores) Excluded(p storage.PeerID) bool {
+	return s.book.Info(string(p), s.now()).State == reputation.Excluded
+}
+
+// Info is what is known of p.
+func (s *Scores) Info(p storage.PeerID) reputation.Info { return s.book.Info(string(p), s.now()) }
+
+// All is what is known of every peer, by id.
+func (s *Scores) All() []reputation.Info { return s.book.All(s.now()) }
+
+// History is a blob.History kept in a KV: "health/held/" ‖ ref ‖ holder
+// → Unix seconds, 8 bytes big-endian. Entries of fragments no manifest
+// names any more are left behind (a few dozen bytes each) until Prune.
+type History struct{ KV storage.KV }
+
+func historyKey(ref storage.Ref, holder storage.PeerID) []byte {
+	return append(append([]byte("health/held/"), ref[:]...), holder...)
+}
+
+// LastHeld is when holder was last seen holding ref.
+func (h History) LastHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool) {
+	b, err := h.KV.Get(ctx, historyKey(ref, holder))
+	if err != nil || len(b) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(b)), 0), true
+}
+
+// SetHeld records that holder held ref at at. Failures are not
+// reported: the next audit records it again.
+func (h History) SetHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time) {
+	_ = h.KV.Set(context.WithoutCancel(ctx), historyKey(ref, holder), binary.BigEndian.AppendUint64(nil, uint64(at.Unix())))
+}
+
+// Prune drops the records older than before (fragments not audited
+// since: forgotten by their manifests, or on holders long gone).
+func (h History) Prune(ctx context.Context, before time.Time) (int, error) {
+	var old [][]byte
+	err := h.KV.Scan(ctx, []byte("health/held/"), func(k, v []byte) error {
+		if len(v) == 8 && time.Unix(int64(binary.BigEndian.Uint64(v)), 0).Before(before) {
+			old = append(old, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range old {
+		if err := h.KV.Delete(ctx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(old), nil
+}
