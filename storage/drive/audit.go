@@ -45,11 +45,19 @@ func (a *auditor) round(ctx context.Context, d *Drive, logf func(string, ...any)
 		return
 	}
 	if len(a.todo) == 0 {
-		// A new pass: the whole tree, the trash and every version with
-		// it, folders first as the walk yields them.
+		// A new pass: the whole tree with every version kept, but for
+		// the trash and /shared, folders as the walk yields them.
 		err := t.Walk(ctx, "/", func(e Entry) error {
-			if e.Path == SharedDir {
+			switch e.Path {
+			case SharedDir:
 				// Others' data: their owners audit it.
+				return fs.SkipDir
+			case TrashDir:
+				// Removed things are not renewed: their leases run out
+				// on the holders after the lease period, which is how
+				// removed files are collected. Fragments still used by
+				// a live file (deduplicated chunks) stay renewed by its
+				// audits, so no refcount is needed.
 				return fs.SkipDir
 			}
 			e.Manifest = nil
