@@ -13,6 +13,24 @@ import (
 	"github.com/cairn-storage/cairn/storage"
 )
 
+// Locate returns the absolute path of the home folder to use: dir if it
+// is not "", else $CAIRN_HOME, else .cairn in the user's home folder. No
+// user home folder to be found is Invalid, wrapping the reason; the
+// error of filepath.Abs is returned as it is.
+func Locate(dir string) (string, error) {
+	if dir == "" {
+		dir = os.Getenv("CAIRN_HOME")
+	}
+	if dir == "" {
+		u, err := os.UserHomeDir()
+		if err != nil {
+			return "", storage.E("find home", storage.Invalid, err)
+		}
+		dir = filepath.Join(u, ".cairn")
+	}
+	return filepath.Abs(dir)
+}
+
 // The sizes `cairn daemon` uses when neither a flag nor config.json gives one.
 const (
 	DefaultContribute = "2GiB"

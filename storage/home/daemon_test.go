@@ -152,3 +152,26 @@ func TestUptimeSaver(t *testing.T) {
 		t.Fatal("the saver outlived its context")
 	}
 }
+
+// Locate takes the folder given, else $CAIRN_HOME, else ~/.cairn, made
+// absolute; with no user home folder it is Invalid.
+func TestLocate(t *testing.T) {
+	wd, _ := os.Getwd()
+	t.Setenv("CAIRN_HOME", "/env/home")
+	t.Setenv("HOME", "/user")
+	for _, c := range []struct{ in, want string }{
+		{"rel", filepath.Join(wd, "rel")}, {"/abs", "/abs"}, {"", "/env/home"},
+	} {
+		if got, err := Locate(c.in); err != nil || got != c.want {
+			t.Errorf("Locate(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	t.Setenv("CAIRN_HOME", "")
+	if got, err := Locate(""); err != nil || got != "/user/.cairn" {
+		t.Errorf("Locate without $CAIRN_HOME = %q, %v", got, err)
+	}
+	t.Setenv("HOME", "")
+	if _, err := Locate(""); !errors.Is(err, storage.Invalid) {
+		t.Errorf("Locate with no user home: %v, want Invalid", err)
+	}
+}
