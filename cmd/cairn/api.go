@@ -93,8 +93,9 @@ func newClient(dir string) *client {
 
 var errNoDaemon = errors.New("no daemon is running")
 
-func (c *client) noDaemon(err error) error {
-	_ = err // the dial error says no more than "not running"
+// noDaemon is the error of a request that found no daemon (the dial
+// error says no more than "not running").
+func (c *client) noDaemon() error {
 	return withHint(&storage.Error{Kind: storage.Unavailable, Err: fmt.Errorf("%w for home %s", errNoDaemon, c.home)},
 		"start it with 'cairn daemon'")
 }
@@ -142,7 +143,7 @@ func (c *client) send(ctx context.Context, method, path string, q url.Values, bo
 		var ne net.Error
 		var oe *net.OpError
 		if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, os.ErrNotExist) {
-			return nil, c.noDaemon(err)
+			return nil, c.noDaemon()
 		}
 		return nil, storage.E("daemon request", storage.Unavailable, err)
 	}

@@ -6,13 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/home"
 )
 
 // Exit codes of the CLI contract.
@@ -182,57 +181,47 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // global flags given after the command name in front of it, since the
 // flag package stops at the first positional argument.
 func reorder(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
 	isGlobal, globalTakes := flagTable(app.Flags)
-	out := []string{args[0]}
-	i := 1
-	// Global flags before the command.
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" {
-		out = append(out, args[i])
-		name := flagName(args[i])
-		if globalTakes[name] && !strings.Contains(args[i], "=") && i+1 < len(args) {
-			out = append(out, args[i+1])
-			i++
-		}
-		i++
-	}
-	if i >= len(args) {
-		return out
-	}
-	cmd := app.Command(args[i])
-	if cmd == nil {
-		return args
-	}
-	_, cmdTakes := flagTable(cmd.Flags)
+	var cmd *cli.Command // nil while before the command name
+	var cmdName string
+	var cmdTakes map[string]bool
 	var globals, flags, pos []string
-	rest := args[i+1:]
-	for j := 0; j < len(rest); j++ {
-		a := rest[j]
-		if a == "--" {
-			pos = append(pos, rest[j:]...)
+	for j := 1; j < len(args); j++ {
+		a := args[j]
+		if cmd != nil && a == "--" {
+			pos = append(pos, args[j:]...)
 			break
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
+			if cmd == nil {
+				if cmd = app.Command(a); cmd == nil {
+					return args
+				}
+				cmdName = a
+				_, cmdTakes = flagTable(cmd.Flags)
+				continue
+			}
 			pos = append(pos, a)
 			continue
 		}
 		name := flagName(a)
 		takes := cmdTakes[name]
 		dst := &flags
-		if _, own := cmdTakes[name]; !own && isGlobal[name] {
+		if _, own := cmdTakes[name]; cmd == nil || !own && isGlobal[name] {
 			dst = &globals
 			takes = globalTakes[name]
 		}
 		*dst = append(*dst, a)
-		if takes && !strings.Contains(a, "=") && j+1 < len(rest) {
-			*dst = append(*dst, rest[j+1])
+		if takes && !strings.Contains(a, "=") && j+1 < len(args) {
+			*dst = append(*dst, args[j+1])
 			j++
 		}
 	}
-	out = append(out, globals...)
-	out = append(out, args[i])
+	if cmd == nil {
+		return args
+	}
+	out := append([]string{args[0]}, globals...)
+	out = append(out, cmdName)
 	out = append(out, flags...)
 	return append(out, pos...)
 }
@@ -286,31 +275,20 @@ func daemonClient(c *cli.Context) (*client, error) {
 	return newClient(dir), nil
 }
 
-// homeDir resolves --home, $CAIRN_HOME, ~/.cairn.
+// homeDir resolves --home, $CAIRN_HOME, ~/.cairn (home.Locate).
 func homeDir(c *cli.Context) (string, error) {
-	h := ""
-	for _, x := range c.Lineage() {
-		if v := x.String("home"); v != "" {
-			h = v
-			break
-		}
+	dir, err := home.Locate(globalString(c, "home"))
+	if storage.KindOf(err) == storage.Invalid {
+		return "", withHint(usagef("cannot find a home for cairn: %v", errors.Unwrap(err)), "give --home DIR or set CAIRN_HOME")
 	}
-	if h == "" {
-		h = os.Getenv("CAIRN_HOME")
-	}
-	if h == "" {
-		u, err := os.UserHomeDir()
-		if err != nil {
-			return "", withHint(usagef("cannot find a home for cairn: %v", err), "give --home DIR or set CAIRN_HOME")
-		}
-		h = filepath.Join(u, ".cairn")
-	}
-	return filepath.Abs(h)
+	return dir, err
 }
 
-func passphraseFile(c *cli.Context) string {
+// globalString is the value of a global flag given before or after the
+// command name ("" if neither).
+func globalString(c *cli.Context, name string) string {
 	for _, x := range c.Lineage() {
-		if v := x.String("passphrase-file"); v != "" {
+		if v := x.String(name); v != "" {
 			return v
 		}
 	}

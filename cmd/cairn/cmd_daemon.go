@@ -105,7 +105,7 @@ func runDaemon(c *cli.Context, e *env) error {
 	}
 	defer n.Close()
 	up := home.NewUptime(ctx, n.db.KV("node"), set.Created)
-	d := &daemon{n: n, up: up, contribute: set.Contribute, userID: kr.UserID(), logf: logf}
+	d := &daemon{n: n, up: up}
 
 	ln, err := h.Listen() // no daemon answered above: a socket there is stale
 	if err != nil {
@@ -141,13 +141,11 @@ func runDaemon(c *cli.Context, e *env) error {
 	return nil
 }
 
-// daemon serves the local API.
+// daemon serves the local API of node n (its config says the user,
+// the contribution and where to log).
 type daemon struct {
-	n          *node
-	up         *home.Uptime
-	contribute int64
-	userID     string
-	logf       func(string, ...any)
+	n  *node
+	up *home.Uptime
 }
 
 // routes: each handler but put's and get's streams is a function from the
@@ -183,7 +181,7 @@ type idJSON struct {
 }
 
 func (d *daemon) id(context.Context, url.Values) (idJSON, error) {
-	return idJSON{UserID: d.userID, PeerID: string(d.n.net.ID()), Addrs: d.n.net.Addrs()}, nil
+	return idJSON{UserID: d.n.cfg.Keyring.UserID(), PeerID: string(d.n.net.ID()), Addrs: d.n.net.Addrs()}, nil
 }
 
 type statusJSON struct {
@@ -218,13 +216,13 @@ func (d *daemon) status(ctx context.Context, _ url.Values) (statusJSON, error) {
 		return statusJSON{}, err
 	}
 	peers, _ := d.n.net.Peers(ctx, fragmentProtocol)
-	avail, quota := d.up.Status(d.contribute)
+	avail, quota := d.up.Status(d.n.cfg.Contribute)
 	return statusJSON{
 		PeerID:               string(d.n.net.ID()),
-		UserID:               d.userID,
+		UserID:               d.n.cfg.Keyring.UserID(),
 		Peers:                d.n.net.ConnectedCount(),
 		StoragePeers:         len(peers),
-		ContributedBytes:     d.contribute,
+		ContributedBytes:     d.n.cfg.Contribute,
 		StoredForOthersBytes: d.n.db.Fragments().Bytes(),
 		UsedBytes:            u.Stored,
 		FileBytes:            u.Size,
@@ -253,13 +251,11 @@ type peerJSON struct {
 
 func (d *daemon) peers(ctx context.Context, _ url.Values) ([]peerJSON, error) {
 	peers, err := d.n.net.Peers(ctx, fragmentProtocol)
-	out := make([]peerJSON, 0, len(peers))
-	for _, p := range peers {
-		// No audits and no availability probes yet: nothing measured
-		// but that the peer is known now.
-		out = append(out, peerJSON{PeerID: string(p.ID), Net: p.Net})
-	}
-	return out, err
+	// No audits and no availability probes yet: nothing measured but that
+	// the peer is known now.
+	return convert(peers, func(p storage.PeerInfo) peerJSON {
+		return peerJSON{PeerID: string(p.ID), Net: p.Net}
+	}), err
 }
 
 func queryPath(r *http.Request, name string) (string, error) {
@@ -270,11 +266,12 @@ func entryOf(e drive.Entry) entryJSON {
 	return entryJSON{Name: e.Name(), Path: e.Path, Size: e.Size, IsDir: e.IsDir, Mtime: e.Mtime.UTC()}
 }
 
-// entriesOf is never nil: an empty list is [] in JSON.
-func entriesOf(es []drive.Entry) []entryJSON {
-	out := make([]entryJSON, 0, len(es))
-	for _, e := range es {
-		out = append(out, entryOf(e))
+// convert maps a list to its form on the wire. It is never nil: an
+// empty list is [] in JSON.
+func convert[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, 0, len(xs))
+	for _, x := range xs {
+		out = append(out, f(x))
 	}
 	return out
 }
@@ -330,7 +327,7 @@ func (d *daemon) handlePut(w http.ResponseWriter, r *http.Request) {
 	opts.Progress = pr
 	e, err := d.n.drive.Put(r.Context(), p, src, opts)
 	if err != nil {
-		d.logf("put %s: %v", p, err)
+		d.n.cfg.Logf("put %s: %v", p, err)
 		send(putLine{Error: toAPIError(err)})
 		return
 	}
@@ -366,7 +363,7 @@ func (d *daemon) handleGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Trailer", "Cairn-Error")
 	w.WriteHeader(200)
 	if _, err := rd.WriteTo(w); err != nil {
-		d.logf("get %s: %v", p, err)
+		d.n.cfg.Logf("get %s: %v", p, err)
 		b, _ := json.Marshal(toAPIError(err))
 		w.Header().Set("Cairn-Error", string(b))
 	}
@@ -388,7 +385,7 @@ func (d *daemon) ls(ctx context.Context, p string, q url.Values) ([]entryJSON, e
 				return []entryJSON{entryOf(st)}, nil
 			}
 		}
-		return entriesOf(es), err
+		return convert(es, entryOf), err
 	}
 	st, err := dr.Stat(ctx, p)
 	if err != nil || !st.IsDir {
@@ -431,7 +428,7 @@ func (d *daemon) rm(ctx context.Context, req rmReq) ([]entryJSON, error) {
 		return nil, err
 	}
 	removed, err := d.n.drive.Remove(ctx, p, req.Recursive)
-	return entriesOf(removed), err
+	return convert(removed, entryOf), err
 }
 
 func (d *daemon) mv(ctx context.Context, req mvReq) (map[string]string, error) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
@@ -114,11 +115,11 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 
 	d.say("Cairn demo: a network of %d storage peers on 127.0.0.1, in this process (real libp2p hosts, real badger databases).", d.peersN)
 	t0 := time.Now()
-	peers, err := startPeers(ctx, dir, d.peersN, 4<<30, 4<<30, d.logf)
+	peers, err := startPeers(ctx, dir, d.peersN, nodeConfig{Contribute: 4 << 30, Grace: 4 << 30, Logf: d.logf}, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer closePeers(peers)
+	defer holder.CloseAll(peers)
 	d.say("  %d storage peers up in %.1fs", len(peers), time.Since(t0).Seconds())
 
 	kr, err := cryptree.NewKeyring()
@@ -129,12 +130,8 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	home := filepath.Join(dir, "alice")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, storage.E("demo", storage.IO, err)
-	}
 	alice, err := startNode(ctx, nodeConfig{
-		Home: home, Identity: ident, Keyring: kr,
+		Home: filepath.Join(dir, "alice"), Identity: ident, Keyring: kr,
 		Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: []string{bootstrapAddr(peers[0])},
 		Contribute: 1 << 30, Grace: 1 << 30, Logf: d.logf, WaitPeers: 30 * time.Second,
 	})

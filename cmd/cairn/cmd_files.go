@@ -65,7 +65,8 @@ func putAny(ctx context.Context, cl *client, local, remote string, b *bar, stdin
 		if strings.HasSuffix(remote, "/") {
 			return nil, usagef("put - needs a file name, not a folder: %s", remote)
 		}
-		e, err := putStream(ctx, cl, stdin, remote, b)
+		q := url.Values{"path": {remote}, "mtime": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
+		e, err := putRequest(ctx, cl, q, io.NopCloser(stdin), b)
 		if err != nil {
 			return nil, err
 		}
@@ -106,11 +107,9 @@ func (d daemonFiles) List(ctx context.Context, dir string) ([]localfs.Entry, err
 	if err := d.cl.do(ctx, "GET", "/v1/ls", url.Values{"path": {dir}, "recursive": {"1"}}, nil, &all); err != nil {
 		return nil, err
 	}
-	es := make([]localfs.Entry, len(all))
-	for i, en := range all {
-		es[i] = localfs.Entry{Path: en.Path, Size: en.Size, IsDir: en.IsDir}
-	}
-	return es, nil
+	return convert(all, func(en entryJSON) localfs.Entry {
+		return localfs.Entry{Path: en.Path, Size: en.Size, IsDir: en.IsDir}
+	}), nil
 }
 
 func (d daemonFiles) Get(ctx context.Context, p string, w io.Writer) (int64, error) {
@@ -125,12 +124,8 @@ func localHint(err error) error {
 	return err
 }
 
-// putStream sends the bytes of r to the daemon.
-func putStream(ctx context.Context, cl *client, r io.Reader, remote string, p storage.Progress) (*entryJSON, error) {
-	q := url.Values{"path": {remote}, "mtime": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
-	return putRequest(ctx, cl, q, io.NopCloser(r), p)
-}
-
+// putRequest uploads through the daemon: the file it names in q
+// (?source=), or body. It counts the progress lines into p.
 func putRequest(ctx context.Context, cl *client, q url.Values, body io.Reader, p storage.Progress) (*entryJSON, error) {
 	resp, err := cl.send(ctx, "POST", "/v1/put", q, body)
 	if err != nil {
@@ -208,25 +203,20 @@ func cmdGet(e *env) *cli.Command {
 			if err := cl.do(c.Context, "GET", "/v1/stat", url.Values{"path": {remote}}, nil, &st); err != nil {
 				return err
 			}
-			if local == "-" {
-				if st.IsDir {
-					return usagef("%s is a folder: cannot write it to stdout", remote)
-				}
-				b.SetTotal(st.Size)
-				_, err := getFile(c.Context, cl, st.Path, 0, localfs.Counting(e.stdout, b))
-				b.finish()
-				return err
+			if local == "-" && st.IsDir {
+				return usagef("%s is a folder: cannot write it to stdout", remote)
 			}
-			res, err := getAny(c.Context, cl, st, local, b)
+			res, err := getAny(c.Context, cl, st, local, e.stdout, b)
 			b.finish()
-			return printFetched(c, e, res, err)
+			return printFetched(c, e, local, res, err)
 		},
 	}
 }
 
-// printFetched prints what a get into a local folder or file wrote.
-func printFetched(c *cli.Context, e *env, res *localfs.Result, err error) error {
-	if err != nil {
+// printFetched prints what a get into the local folder or file local
+// wrote (nothing for "-", stdout).
+func printFetched(c *cli.Context, e *env, local string, res *localfs.Result, err error) error {
+	if err != nil || local == "-" {
 		return err
 	}
 	if wantJSON(c) {
@@ -236,14 +226,26 @@ func printFetched(c *cli.Context, e *env, res *localfs.Result, err error) error 
 	return nil
 }
 
-// getAny downloads the remote file or folder st to local; see localfs.Get.
-func getAny(ctx context.Context, cl *client, st entryJSON, local string, b *bar) (*localfs.Result, error) {
+// getAny downloads the remote file or folder st to local; see download.
+func getAny(ctx context.Context, cl *client, st entryJSON, local string, stdout io.Writer, b *bar) (*localfs.Result, error) {
 	name := st.Name
 	if st.Path == "/" {
 		name = "" // the whole drive: its contents go straight into local
 	}
 	e := localfs.Entry{Path: st.Path, Size: st.Size, IsDir: st.IsDir}
-	res, err := localfs.Get(ctx, daemonFiles{cl}, e, name, local, localfs.Options{Progress: b})
+	return download(ctx, daemonFiles{cl}, e, name, local, stdout, b)
+}
+
+// download writes the remote file or folder e of from to local, as name
+// (localfs.Get, which checks every remote name and follows no link below
+// local), or the file e to stdout if local is "-".
+func download(ctx context.Context, from localfs.Fetcher, e localfs.Entry, name, local string, stdout io.Writer, b *bar) (*localfs.Result, error) {
+	if local == "-" {
+		b.SetTotal(e.Size)
+		n, err := from.Get(ctx, e.Path, localfs.Counting(stdout, b))
+		return &localfs.Result{Path: "-", Files: 1, Bytes: n}, err
+	}
+	res, err := localfs.Get(ctx, from, e, name, local, localfs.Options{Progress: b})
 	return res, localHint(err)
 }
 

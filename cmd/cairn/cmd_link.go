@@ -76,34 +76,17 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 	if err != nil {
 		return err
 	}
-	b := newBar(e.stderr, "get")
-	res, err := downloadView(ctx, view, st, local, e.stdout, b)
-	b.finish()
-	if local == "-" {
-		return err
-	}
-	return printFetched(c, e, res, err)
-}
-
-// downloadView writes a shared file or folder to local ("-": stdout, files
-// only). The share's names are not trusted: localfs.Get checks every path
-// before anything is written and writes without following links.
-func downloadView(ctx context.Context, v *drive.CapView, st drive.Entry, local string, stdout io.Writer, b *bar) (*localfs.Result, error) {
-	if local == "-" {
-		if st.IsDir {
-			return nil, usagef("the link points to a folder: cannot write it to stdout")
-		}
-		b.SetTotal(st.Size)
-		n, err := linkFiles{v}.Get(ctx, "/", localfs.Counting(stdout, b))
-		return &localfs.Result{Path: "-", Files: 1, Bytes: n}, err
+	if local == "-" && st.IsDir {
+		return usagef("the link points to a folder: cannot write it to stdout")
 	}
 	name := st.Name()
 	if name == "/" || name == "" {
 		name = "shared"
 	}
-	e := localfs.Entry{Path: "/", Size: st.Size, IsDir: st.IsDir}
-	res, err := localfs.Get(ctx, linkFiles{v}, e, name, local, localfs.Options{Progress: b})
-	return res, localHint(err)
+	b := newBar(e.stderr, "get")
+	res, err := download(ctx, linkFiles{view}, localfs.Entry{Path: "/", Size: st.Size, IsDir: st.IsDir}, name, local, e.stdout, b)
+	b.finish()
+	return printFetched(c, e, local, res, err)
 }
 
 // linkFiles is a shared folder or file as localfs sees it (localfs.Fetcher).

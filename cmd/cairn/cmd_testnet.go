@@ -47,11 +47,11 @@ func cmdTestnet(e *env) *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			peers, err := startPeers(ctx, dir, n, contribute, grace, nil)
+			peers, err := startPeers(ctx, dir, n, nodeConfig{Contribute: contribute, Grace: grace}, nil)
 			if err != nil {
 				return err
 			}
-			defer closePeers(peers)
+			defer holder.CloseAll(peers)
 			boot := bootstrapAddr(peers[0])
 			if wantJSON(c) {
 				fmt.Fprintf(e.stdout, `{"bootstrap":%q,"peers":%d,"dir":%q}`+"\n", boot, len(peers), dir)
@@ -67,15 +67,10 @@ func cmdTestnet(e *env) *cli.Command {
 	}
 }
 
-// startPeers starts n storage-only nodes on 127.0.0.1 with their databases
-// under dir, all bootstrapping from the first.
-func startPeers(ctx context.Context, dir string, n int, contribute, grace int64, logf func(string, ...any)) ([]*node, error) {
-	return startPeersWith(ctx, dir, n, nodeConfig{Contribute: contribute, Grace: grace, Logf: logf}, nil)
-}
-
-// startPeersWith is startPeers with a config template and, optionally, a
-// function that adjusts the config of peer i (tests).
-func startPeersWith(ctx context.Context, dir string, n int, tmpl nodeConfig, adjust func(i int, c *nodeConfig)) ([]*node, error) {
+// startPeers starts n nodes on 127.0.0.1 with their databases under dir,
+// all bootstrapping from the first, each configured as tmpl (storage-only
+// without a Keyring) and then, optionally, by adjust (tests).
+func startPeers(ctx context.Context, dir string, n int, tmpl nodeConfig, adjust func(i int, c *nodeConfig)) ([]*node, error) {
 	return holder.StartCluster(ctx, dir, n, func(ctx context.Context, i int, hc holder.Config) (*node, error) {
 		cfg := tmpl
 		cfg.Home, cfg.Identity, cfg.Listen, cfg.Bootstrap = hc.Dir, hc.Identity, hc.Listen, hc.Bootstrap
@@ -85,8 +80,6 @@ func startPeersWith(ctx context.Context, dir string, n int, tmpl nodeConfig, adj
 		return startNode(ctx, cfg)
 	}, bootstrapAddr)
 }
-
-func closePeers(peers []*node) { holder.CloseAll(peers) }
 
 // bootstrapAddr is the node's /ip4/ TCP multiaddr.
 func bootstrapAddr(n *node) string { return n.h.Addr() }

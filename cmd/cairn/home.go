@@ -49,7 +49,7 @@ func passphrase(c *cli.Context, e *env, confirm bool) ([]byte, error) {
 	if p, ok := os.LookupEnv("CAIRN_PASSPHRASE"); ok {
 		return []byte(p), nil
 	}
-	if f := passphraseFile(c); f != "" {
+	if f := globalString(c, "passphrase-file"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, withHint(usagef("cannot read passphrase file: %v", err), "check --passphrase-file")
@@ -61,18 +61,23 @@ func passphrase(c *cli.Context, e *env, confirm bool) ([]byte, error) {
 		return nil, withHint(usagef("no passphrase for the keyring"),
 			"set CAIRN_PASSPHRASE or give --passphrase-file FILE (no terminal to prompt on)")
 	}
-	fmt.Fprint(e.stderr, "Keyring passphrase: ")
-	p, err := term.ReadPassword(fd)
-	fmt.Fprintln(e.stderr)
-	if err != nil {
-		return nil, storage.E("read passphrase", storage.IO, err)
-	}
-	if confirm {
-		fmt.Fprint(e.stderr, "Again: ")
-		q, err := term.ReadPassword(fd)
+	read := func(question string) ([]byte, error) {
+		fmt.Fprint(e.stderr, question)
+		p, err := term.ReadPassword(fd)
 		fmt.Fprintln(e.stderr)
 		if err != nil {
 			return nil, storage.E("read passphrase", storage.IO, err)
+		}
+		return p, nil
+	}
+	p, err := read("Keyring passphrase: ")
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		q, err := read("Again: ")
+		if err != nil {
+			return nil, err
 		}
 		if string(p) != string(q) {
 			return nil, usagef("the passphrases differ")

@@ -64,7 +64,7 @@ func TestLocalFSGetHostileEntries(t *testing.T) {
 			cl := newClient(fakeDaemon(t, es))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			res, err := getAny(ctx, cl, hostileEntry(c.Top), fx.Dest, newBar(io.Discard, "get"))
+			res, err := getAny(ctx, cl, hostileEntry(c.Top), fx.Dest, io.Discard, newBar(io.Discard, "get"))
 			if err == nil {
 				t.Errorf("getAny succeeded: %+v", res)
 			} else {

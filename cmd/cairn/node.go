@@ -57,9 +57,7 @@ type node struct {
 	h       *holder.Holder
 	db      *badgerstore.DB
 	net     *network.Node
-	svc     *fragment.Service
 	fc      *fragment.Client
-	ptrSvc  *pointer.Service
 	ptr     *pointer.Client
 	records *records.Client
 	blob    *blob.Client
@@ -91,7 +89,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.db, n.net, n.ledger, n.svc, n.ptrSvc = n.h.DB, n.h.Net, n.h.Ledger, n.h.Fragments, n.h.Pointers
+	n.db, n.net, n.ledger = n.h.DB, n.h.Net, n.h.Ledger
 	n.ptr = pointer.NewClient(n.net.Host())
 	n.records, err = records.New(ctx, records.Config{Node: n.net, Pointer: n.ptr, Logf: cfg.Logf})
 	if err != nil {
@@ -115,7 +113,6 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if cfg.Keyring == nil {
 		return n, nil
 	}
-	meta := cfg.Keyring.MetadataKey()
 	rootKeys, rootWriter := cfg.Keyring.RootFolder()
 	boxPriv, _ := cfg.Keyring.BoxKey()
 	// The drive opens its tree once enough storage peers are known (or
@@ -129,7 +126,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 			Sharing: &drive.Sharing{Sign: sign, Box: boxPriv, Inbox: inbox{n.records.Inbox(sign)}},
 			Logf:    cfg.Logf,
 		},
-		Journal: n.db.KV("journal"), MetaKey: meta,
+		Journal: n.db.KV("journal"), MetaKey: cfg.Keyring.MetadataKey(),
 		Wait: func(ctx context.Context) error {
 			_, err := n.net.WaitPeers(ctx, fragmentProtocol, need, cfg.WaitPeers)
 			return err
@@ -175,11 +172,7 @@ type inbox struct{ *records.Inbox }
 
 func (b inbox) Fetch(ctx context.Context) ([]drive.InboxMessage, error) {
 	ms, err := b.Inbox.Fetch(ctx)
-	out := make([]drive.InboxMessage, len(ms))
-	for i, m := range ms {
-		out[i] = drive.InboxMessage(m)
-	}
-	return out, err
+	return convert(ms, func(m records.Message) drive.InboxMessage { return drive.InboxMessage(m) }), err
 }
 
 // daemonLogger writes timestamped lines to stderr.

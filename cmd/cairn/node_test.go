@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/drive"
 	"github.com/cairn-storage/cairn/storage/memstore"
@@ -69,7 +70,7 @@ func TestSlowAndLyingPeers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	peers, err := startPeersWith(ctx, dir, 18, nodeConfig{Contribute: 1 << 30, Grace: 1 << 30}, func(i int, c *nodeConfig) {
+	peers, err := startPeers(ctx, dir, 18, nodeConfig{Contribute: 1 << 30, Grace: 1 << 30}, func(i int, c *nodeConfig) {
 		switch i {
 		case 1:
 			c.WrapStore = func(s storage.FragmentStore) storage.FragmentStore { return slowStore{s} }
@@ -80,7 +81,7 @@ func TestSlowAndLyingPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closePeers(peers)
+	defer holder.CloseAll(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
 	needPeers(t, ctx, alice, 18)
 	data := make([]byte, 6<<20)
@@ -131,11 +132,11 @@ func TestSlowAndLyingPeers(t *testing.T) {
 func TestTooFewPeersUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	peers, err := startPeers(ctx, t.TempDir(), 12, 1<<30, 1<<30, nil)
+	peers, err := startPeers(ctx, t.TempDir(), 12, nodeConfig{Contribute: 1 << 30, Grace: 1 << 30}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closePeers(peers)
+	defer holder.CloseAll(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
 	alice.cfg.WaitPeers = 0
 	needPeers(t, ctx, alice, 12)
@@ -154,11 +155,11 @@ func TestTooFewPeersUnavailable(t *testing.T) {
 func TestRecordAttacks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	peers, err := startPeers(ctx, t.TempDir(), 16, 1<<30, 1<<30, nil)
+	peers, err := startPeers(ctx, t.TempDir(), 16, nodeConfig{Contribute: 1 << 30, Grace: 1 << 30}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closePeers(peers)
+	defer holder.CloseAll(peers)
 	alice := startAlice(t, ctx, t.TempDir(), bootstrapAddr(peers[0]))
 	needPeers(t, ctx, alice, 16)
 	put := func(p, s string) {

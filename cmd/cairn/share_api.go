@@ -18,11 +18,9 @@ type versionJSON struct {
 
 func (d *daemon) versions(ctx context.Context, p string, _ url.Values) ([]versionJSON, error) {
 	vs, err := d.n.drive.Versions(ctx, p)
-	out := make([]versionJSON, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, versionJSON{Version: v.N, Size: v.Size, Mtime: v.Mtime.UTC()})
-	}
-	return out, err
+	return convert(vs, func(v drive.VersionInfo) versionJSON {
+		return versionJSON{Version: v.N, Size: v.Size, Mtime: v.Mtime.UTC()}
+	}), err
 }
 
 type shareReq struct {
@@ -80,11 +78,9 @@ type shareInfoJSON struct {
 func shareList(list func(context.Context) ([]drive.ShareInfo, error)) func(context.Context, url.Values) ([]shareInfoJSON, error) {
 	return func(ctx context.Context, _ url.Values) ([]shareInfoJSON, error) {
 		ss, err := list(ctx)
-		out := make([]shareInfoJSON, 0, len(ss))
-		for _, s := range ss {
-			out = append(out, shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()})
-		}
-		return out, err
+		return convert(ss, func(s drive.ShareInfo) shareInfoJSON {
+			return shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()}
+		}), err
 	}
 }
 
@@ -98,10 +94,7 @@ type pickReq struct {
 // accept and decline serve POST /v1/shares/accept and /v1/shares/decline.
 func (d *daemon) accept(ctx context.Context, req pickReq) (map[string]any, error) {
 	names, err := d.n.drive.Accept(ctx, req.Names, req.From)
-	paths := make([]string, len(names))
-	for i, n := range names {
-		paths[i] = drive.SharedDir + "/" + n
-	}
+	paths := convert(names, func(n string) string { return drive.SharedDir + "/" + n })
 	return map[string]any{"accepted": paths}, err
 }
 
