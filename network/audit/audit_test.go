@@ -38,7 +38,9 @@ type env struct {
 	faulty *storetest.Faulty
 	mu     sync.Mutex
 	renew  []storage.Ref
+	owners [][32]byte // whose lease each renewal was
 	now    time.Time
+	h      host.Host // the client's
 }
 
 // newEnv starts an audit service whose only authorized auditor is owner,
@@ -46,7 +48,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ch, sh := realHosts(t)
-	e := &env{holder: storage.PeerID(sh.ID().String()), now: time.Now()}
+	e := &env{holder: storage.PeerID(sh.ID().String()), now: time.Now(), h: ch}
 	e.faulty = storetest.NewFaulty(memstore.New(), storetest.Faults{})
 	e.store = e.faulty
 	srv, err := NewService(sh, ServiceConfig{
@@ -54,10 +56,15 @@ func newEnv(t *testing.T) *env {
 		Authorized: func(_ context.Context, _ storage.Ref, a [32]byte) (bool, error) {
 			return bytes.Equal(a[:], owner.Public().(ed25519.PublicKey)), nil
 		},
-		Renewed: func(_ context.Context, ref storage.Ref, _ [32]byte, _ time.Time) {
+		Renewed: func(_ context.Context, ref storage.Ref, o [32]byte, _ time.Time) {
 			e.mu.Lock()
 			e.renew = append(e.renew, ref)
+			e.owners = append(e.owners, o)
 			e.mu.Unlock()
+		},
+		Revocations: memstore.NewKV(),
+		MayRevoke: func(_ context.Context, o [32]byte) (bool, error) {
+			return bytes.Equal(o[:], owner.Public().(ed25519.PublicKey)), nil
 		},
 		Now: func() time.Time { return e.now },
 	})
@@ -262,12 +269,17 @@ func TestIndicesSpread(t *testing.T) {
 }
 
 func FuzzReadRequest(f *testing.F) {
-	r := request{Leaves: 2, Time: 1}
+	r := request{Op: opProve, Leaves: 2, Time: 1}
+	r.sign(owner, []byte("server"))
+	f.Add(r.append(nil))
+	r.Op = opProveDelegated
+	f.Add(r.append(nil))
+	r = request{Op: opRevoke, Serial: 3, Time: 1}
 	r.sign(owner, []byte("server"))
 	f.Add(r.append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := readRequest(bytes.NewReader(b))
-		if err == nil && (req.Leaves < 1 || req.Leaves > MaxLeaves) {
+		if err == nil && req.Op != opRevoke && (req.Leaves < 1 || req.Leaves > MaxLeaves) {
 			t.Fatalf("accepted %d leaves", req.Leaves)
 		}
 	})

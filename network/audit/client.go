@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,14 +18,62 @@ import (
 // Client audits holders on behalf of one auditor key (the owner's, or a
 // delegate's). Safe for concurrent use.
 type Client struct {
-	c   *proto.Client
-	key ed25519.PrivateKey
-	now func() time.Time
+	c    *proto.Client
+	key  ed25519.PrivateKey
+	cert []byte // a delegate's: its audits are PROVE-DELEGATED under it
+	now  func() time.Time
 }
 
 // NewClient returns a client that signs its audits with key.
 func NewClient(h host.Host, key ed25519.PrivateKey) *Client {
 	return &Client{c: proto.NewClient(h, ProtocolID), key: key, now: time.Now}
+}
+
+// Delegated returns a client that audits for the owner of cert (SignCert)
+// as its delegate: c's key must be the one cert names, and the audits are
+// PROVE-DELEGATED, answered where the owner keeps the fragment and
+// renewing the owner's leases. It shares c's streams. Errors: those of
+// ParseCert, storage.Permission for a cert naming another delegate,
+// storage.Invalid for one that is void at this clock.
+func (c *Client) Delegated(cert []byte) (*Client, error) {
+	const op = "delegated audits"
+	ct, err := ParseCert(cert)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(ct.Delegate[:], c.key.Public().(ed25519.PublicKey)) {
+		return nil, storage.E(op, storage.Permission, errors.New("the delegation names another delegate"))
+	}
+	if err := ct.Valid(c.now()); err != nil {
+		return nil, storage.E(op, storage.Invalid, err)
+	}
+	d := *c
+	d.cert = bytes.Clone(cert)
+	return &d, nil
+}
+
+// Revoke tells holder p that every delegation certificate of c's key
+// (the owner's) with a serial up to serial is void there: its delegated
+// audits are refused from now on. A holder keeps the highest serial it
+// was told, so a lower one changes nothing. Errors: storage.Permission
+// when p keeps nothing for this owner (only owners may write there),
+// Unavailable, Invalid (a clock more than Window off).
+func (c *Client) Revoke(ctx context.Context, p storage.PeerID, serial uint64) error {
+	const op = "revoke"
+	server, err := rawID(p)
+	if err != nil {
+		return err
+	}
+	req := request{Op: opRevoke, Serial: serial, Time: c.now().Unix()}
+	req.sign(c.key, server)
+	resp, err := c.c.RoundTrip(ctx, op, p, Deadlines, req.append(nil), nil, 0)
+	if err != nil {
+		return err
+	}
+	if resp.Status != proto.OK {
+		return statuses.Error(op, p, &resp)
+	}
+	return nil
 }
 
 // Audit asks holder p to prove that it holds fragment ref: leaves (1 to
@@ -45,7 +94,11 @@ func (c *Client) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref, l
 	if err != nil {
 		return err
 	}
-	req := request{Ref: ref, Leaves: uint8(leaves), Time: c.now().Unix()}
+	req := request{Op: opProve, Ref: ref, Leaves: uint8(leaves), Time: c.now().Unix()}
+	if c.cert != nil {
+		req.Op = opProveDelegated
+		copy(req.Cert[:], c.cert)
+	}
 	if _, err := rand.Read(req.Nonce[:]); err != nil {
 		return storage.E(op, storage.IO, err)
 	}

@@ -10,6 +10,13 @@
 // an answered audit renews the fragment's lease on the holder
 // (ServiceConfig.Renewed).
 //
+// Delegation (cert.go): the owner signs a Cert naming a delegate key,
+// for at most MaxValidity; the delegate's audits (Client.Delegated) are
+// answered where the owner keeps the fragment and renew the owner's
+// lease; the owner voids its certificates up to a serial at a holder with
+// Client.Revoke, which the holder keeps as one number per owner
+// (ServiceConfig.Revocations).
+//
 // The wire format is in network/PROTOCOL.md; the request lifecycle and the
 // response frame are network/internal/proto's, shared with the fragment
 // and pointer protocols. Not wired into the daemon yet: the scheduler,

@@ -27,10 +27,20 @@ const (
 	MaxLeaves = 8
 	// RequestSize is the size of a PROVE request, which has no body.
 	RequestSize = 1 + 1 + 32 + 32 + 1 + 8 + 32 + 64
+	// DelegatedRequestSize is the size of a PROVE-DELEGATED request: the
+	// PROVE fields, signed by the delegate, then the owner's certificate.
+	DelegatedRequestSize = RequestSize + CertSize
+	// RevokeRequestSize is the size of a REVOKE request.
+	RevokeRequestSize = 1 + 1 + 32 + 8 + 8 + 64
 
-	opProve     = 1
-	proveDomain = "cairn/audit/1 prove\x00"
-	indexDomain = "cairn/audit/1 index\x00"
+	opProve          = 1
+	opProveDelegated = 2
+	opRevoke         = 3
+
+	proveDomain     = "cairn/audit/1 prove\x00"
+	delegatedDomain = "cairn/audit/1 prove delegated\x00"
+	revokeDomain    = "cairn/audit/1 revoke\x00"
+	indexDomain     = "cairn/audit/1 index\x00"
 
 	// maxProof caps one proof on the wire: version, size, index, leaf
 	// length, an 8 KiB leaf, the path count and 40 hashes (a fragment of
@@ -49,40 +59,77 @@ var statuses = proto.NewTable(proto.Entry{
 	Fixed: true, Text: "held copy failed its integrity check",
 })
 
-// request is one PROVE request.
+// request is one request: PROVE, PROVE-DELEGATED or REVOKE (Op).
 type request struct {
+	Op uint8
+	// PROVE and PROVE-DELEGATED: the auditor is the delegate in the
+	// latter, and Cert the owner's delegation certificate.
 	Ref     storage.Ref
 	Nonce   [32]byte
 	Leaves  uint8
-	Time    int64 // Unix seconds
+	Time    int64 // Unix seconds (REVOKE too)
 	Auditor [32]byte
-	Sig     [64]byte
+	Sig     [64]byte // by the auditor, or by Owner for REVOKE
+	Cert    [CertSize]byte
+	// REVOKE: every certificate of Owner with a serial <= Serial is void.
+	Owner  [32]byte
+	Serial uint64
 }
 
 func (r *request) append(b []byte) []byte {
-	b = append(b, Version, opProve)
+	b = append(b, Version, r.Op)
+	if r.Op == opRevoke {
+		b = append(b, r.Owner[:]...)
+		b = binary.BigEndian.AppendUint64(b, r.Serial)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
+		return append(b, r.Sig[:]...)
+	}
 	b = append(b, r.Ref[:]...)
 	b = append(b, r.Nonce[:]...)
 	b = append(b, r.Leaves)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
 	b = append(b, r.Auditor[:]...)
-	return append(b, r.Sig[:]...)
+	b = append(b, r.Sig[:]...)
+	if r.Op == opProveDelegated {
+		b = append(b, r.Cert[:]...)
+	}
+	return b
 }
 
-// readRequest reads one PROVE request. A request that breaks the format
-// gets an error of Kind Invalid (the server answers it); a reader error
-// comes back as it is (the server resets the stream).
+// readRequest reads one request. A request that breaks the format gets
+// an error of Kind Invalid (the server answers it); a reader error comes
+// back as it is (the server resets the stream).
 func readRequest(rd io.Reader) (request, error) {
+	const op = "read audit request"
 	var r request
-	var b [RequestSize]byte
-	if _, err := io.ReadFull(rd, b[:]); err != nil {
+	var b [DelegatedRequestSize]byte
+	if _, err := io.ReadFull(rd, b[:2]); err != nil {
 		return r, err
 	}
 	if b[0] != Version {
-		return r, proto.Malformed("read audit request", storage.Invalid, "unsupported version %d", b[0])
+		return r, proto.Malformed(op, storage.Invalid, "unsupported version %d", b[0])
 	}
-	if b[1] != opProve {
-		return r, proto.Malformed("read audit request", storage.Invalid, "unknown op %d", b[1])
+	r.Op = b[1]
+	var size int
+	switch r.Op {
+	case opProve:
+		size = RequestSize
+	case opProveDelegated:
+		size = DelegatedRequestSize
+	case opRevoke:
+		size = RevokeRequestSize
+	default:
+		return r, proto.Malformed(op, storage.Invalid, "unknown op %d", b[1])
+	}
+	if _, err := io.ReadFull(rd, b[2:size]); err != nil {
+		return r, err
+	}
+	if r.Op == opRevoke {
+		copy(r.Owner[:], b[2:34])
+		r.Serial = binary.BigEndian.Uint64(b[34:42])
+		r.Time = int64(binary.BigEndian.Uint64(b[42:50]))
+		copy(r.Sig[:], b[50:114])
+		return r, nil
 	}
 	copy(r.Ref[:], b[2:34])
 	copy(r.Nonce[:], b[34:66])
@@ -90,26 +137,46 @@ func readRequest(rd io.Reader) (request, error) {
 	r.Time = int64(binary.BigEndian.Uint64(b[67:75]))
 	copy(r.Auditor[:], b[75:107])
 	copy(r.Sig[:], b[107:171])
+	if r.Op == opProveDelegated {
+		copy(r.Cert[:], b[171:DelegatedRequestSize])
+	}
 	if r.Leaves < 1 || r.Leaves > MaxLeaves {
-		return r, proto.Malformed("read audit request", storage.Invalid, "%d leaves asked (1 to %d)", r.Leaves, MaxLeaves)
+		return r, proto.Malformed(op, storage.Invalid, "%d leaves asked (1 to %d)", r.Leaves, MaxLeaves)
 	}
 	return r, nil
 }
 
-// message is what the auditor signs to audit ref at server (the raw bytes
-// of its peer ID).
+// message is what the signer signs for server (the raw bytes of its peer
+// ID): the auditor of a PROVE its fields; the delegate of a
+// PROVE-DELEGATED the same fields and the certificate, under its own
+// domain; the owner of a REVOKE its owner key, serial and time.
 func (r *request) message(server []byte) []byte {
-	return proto.SignedMessage(proveDomain, server, r.Ref[:], r.Nonce[:], []byte{r.Leaves},
-		binary.BigEndian.AppendUint64(nil, uint64(r.Time)))
+	t := binary.BigEndian.AppendUint64(nil, uint64(r.Time))
+	switch r.Op {
+	case opRevoke:
+		return proto.SignedMessage(revokeDomain, server, r.Owner[:],
+			binary.BigEndian.AppendUint64(nil, r.Serial), t)
+	case opProveDelegated:
+		return proto.SignedMessage(delegatedDomain, server, r.Ref[:], r.Nonce[:], []byte{r.Leaves}, t, r.Cert[:])
+	}
+	return proto.SignedMessage(proveDomain, server, r.Ref[:], r.Nonce[:], []byte{r.Leaves}, t)
+}
+
+// signer is the key a request is signed by.
+func (r *request) signer() *[32]byte {
+	if r.Op == opRevoke {
+		return &r.Owner
+	}
+	return &r.Auditor
 }
 
 func (r *request) sign(key ed25519.PrivateKey, server []byte) {
-	copy(r.Auditor[:], key.Public().(ed25519.PublicKey))
+	copy(r.signer()[:], key.Public().(ed25519.PublicKey))
 	copy(r.Sig[:], ed25519.Sign(key, r.message(server)))
 }
 
 func (r *request) verify(server []byte) bool {
-	return ed25519.Verify(ed25519.PublicKey(r.Auditor[:]), r.message(server), r.Sig[:])
+	return ed25519.Verify(ed25519.PublicKey(r.signer()[:]), r.message(server), r.Sig[:])
 }
 
 // Indices returns the leaves an audit with nonce asks of a fragment ref of
