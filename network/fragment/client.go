@@ -51,6 +51,17 @@ func NewClient(h host.Host, owner ed25519.PrivateKey) *Client {
 	return c
 }
 
+// NewClientFor returns a client whose PUTs name owner (an Ed25519 public
+// key) as the fragment's owner without its private key: a delegate
+// repairing the owner's chunks (network/audit's delegation), so that the
+// new fragments' leases and charges are the owner's and the owner's own
+// audits renew them. It cannot DELETE (Invalid). The PUT's owner field is
+// not signed (docs/DESIGN.md, "Open holes"); when it is, such a PUT will
+// need the delegate's certificate too.
+func NewClientFor(h host.Host, owner [32]byte) *Client {
+	return &Client{rt: proto.NewClient(h, ProtocolID), pub: owner}
+}
+
 // Store returns peer p's store, as seen through this client. It does not
 // dial; errors come from its methods and carry the kinds listed in
 // PROTOCOL.md: Unavailable for transport failures and deadlines, Canceled
@@ -84,7 +95,7 @@ type remote struct {
 
 func (r *remote) Put(ctx context.Context, ref storage.Ref, data []byte) error {
 	const op = "put fragment"
-	if r.c.owner == nil {
+	if r.c.pub == ([ownerSize]byte{}) {
 		return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("client has no owner key"))
 	}
 	if len(data) > MaxFragment {

@@ -122,15 +122,22 @@ func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 		Logf:     cfg.Logf,
 		Now:      cfg.Now,
 	})
-	// An audit is answered for the fragment's owners, and renews the
-	// auditor's lease; leases not renewed for cfg.Lease are collected.
+	// An audit is answered for the fragment's owners and their
+	// delegates, and renews the owner's lease; leases not renewed for
+	// cfg.Lease are collected. Revocations of delegations are one number
+	// per owner, written only by owners the ledger holds bytes for (an
+	// owner of at least one fragment here).
 	h.Audits, err = audit.NewService(h.Net.Host(), audit.ServiceConfig{
 		Store:      served,
 		Authorized: h.Fragments.IsOwner,
-		Renewed: func(ctx context.Context, ref storage.Ref, auditor [32]byte, at time.Time) {
-			if _, err := h.Fragments.Renew(ctx, ref, auditor, at); err != nil {
+		Renewed: func(ctx context.Context, ref storage.Ref, owner [32]byte, at time.Time) {
+			if _, err := h.Fragments.Renew(ctx, ref, owner, at); err != nil {
 				cfg.Logf("renewing the lease on %x: %v", ref[:6], err)
 			}
+		},
+		Revocations: h.DB.KV("delegations"),
+		MayRevoke: func(_ context.Context, owner [32]byte) (bool, error) {
+			return h.Ledger.Held(fragment.OwnerName(owner[:])) > 0, nil
 		},
 		Now:  cfg.Now,
 		Logf: cfg.Logf,

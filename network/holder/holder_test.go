@@ -148,3 +148,141 @@ func TestAuditsRenewLeases(t *testing.T) {
 		t.Fatalf("after the lease ran out the holder keeps %d bytes, want %d", got, 40<<10)
 	}
 }
+
+// A delegate the owner named audits the owner's fragments on real
+// holders, and its audits renew the owner's leases: an audited fragment
+// stays while one nobody audits is collected. Its repairs' PUTs name the
+// owner, so the owner's own audits find them. Without a certificate, with
+// an expired one, or after the owner's REVOKE, it gets Permission; and
+// only owners of something on a holder may write a revocation there.
+func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const lease = 3 * time.Second
+	hs, err := StartCluster(ctx, t.TempDir(), 3, func(ctx context.Context, i int, c Config) (*Holder, error) {
+		c.Contribute, c.Grace = 1<<30, 1<<30
+		c.Lease, c.LeaseCheck = lease, 200*time.Millisecond
+		return Start(ctx, c)
+	}, (*Holder).Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { CloseAll(hs) }()
+	if _, err := hs[0].Net.WaitPeers(ctx, fragment.ProtocolID, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	owner := ed25519.NewKeyFromSeed(make([]byte, 32))
+	var ownerPub [32]byte
+	copy(ownerPub[:], owner.Public().(ed25519.PublicKey))
+	delegate := ed25519.NewKeyFromSeed(append(make([]byte, 31), 2))
+	holder := hs[1].Net.ID()
+	fc := fragment.NewClient(hs[0].Net.Host(), owner)
+	kept, keptData := storetest.Fragment(1, 40<<10) // audited by the delegate: kept
+	left, leftData := storetest.Fragment(2, 30<<10) // never audited: collected
+	for _, f := range []struct {
+		ref  storage.Ref
+		data []byte
+	}{{kept, keptData}, {left, leftData}} {
+		if err := fc.Store(holder).Put(ctx, f.ref, f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cert, err := audit.SignCert(owner, delegate.Public().(ed25519.PublicKey), time.Now().Add(time.Hour), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := audit.SignCert(owner, delegate.Public().(ed25519.PublicKey), time.Now().Add(2*time.Second), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The delegate runs on another node than the owner's.
+	plain := audit.NewClient(hs[2].Net.Host(), delegate)
+	dc, err := plain.Delegated(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shortc, err := plain.Delegated(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Audit(ctx, holder, kept, 4); !errors.Is(err, storage.Permission) {
+		t.Fatalf("the delegate without a certificate: %v, want Permission", err)
+	}
+	if err := shortc.Audit(ctx, holder, kept, 1); err != nil {
+		t.Fatalf("under a certificate of 2 s: %v", err)
+	}
+	deadline := time.Now().Add(4 * lease)
+	for time.Now().Before(deadline) {
+		if err := dc.Audit(ctx, holder, kept, 4); err != nil {
+			t.Fatalf("the delegate's audit of a kept fragment: %v", err)
+		}
+		if ok, _ := hs[1].DB.Fragments().Has(ctx, left); !ok {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ok, _ := hs[1].DB.Fragments().Has(ctx, left); ok {
+		t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
+	}
+	if ok, err := hs[1].Fragments.IsOwner(ctx, kept, ownerPub); err != nil || !ok {
+		t.Fatalf("the delegate's audits did not keep the owner's lease: %v, %v", ok, err)
+	}
+	if err := dc.Audit(ctx, holder, left, 1); !errors.Is(err, storage.Permission) {
+		t.Fatalf("a delegated audit of a collected fragment: %v", err)
+	}
+	if err := shortc.Audit(ctx, holder, kept, 1); !errors.Is(err, storage.Permission) {
+		t.Fatalf("under an expired certificate: %v, want Permission", err)
+	}
+	// A repair's PUT by the delegate, on behalf of the owner: the
+	// owner's lease and charge, renewed by the owner's audits and the
+	// delegate's.
+	fixed, fixedData := storetest.Fragment(3, 20<<10)
+	if err := fragment.NewClientFor(hs[2].Net.Host(), ownerPub).Store(holder).Put(ctx, fixed, fixedData); err != nil {
+		t.Fatalf("the delegate's put for the owner: %v", err)
+	}
+	if ok, err := hs[1].Fragments.IsOwner(ctx, fixed, ownerPub); err != nil || !ok {
+		t.Fatalf("the delegate's put is not the owner's: %v, %v", ok, err)
+	}
+	if err := audit.NewClient(hs[0].Net.Host(), owner).Audit(ctx, holder, fixed, 2); err != nil {
+		t.Fatalf("the owner's audit of the delegate's put: %v", err)
+	}
+	if err := dc.Audit(ctx, holder, fixed, 2); err != nil {
+		t.Fatalf("the delegate's audit of its put: %v", err)
+	}
+	// Revocation: strangers (the delegate keeps nothing here) may not
+	// write one; the owner's voids the certificate.
+	if err := plain.Revoke(ctx, holder, 1<<62); !errors.Is(err, storage.Permission) {
+		t.Fatalf("a revocation by a key that keeps nothing here: %v, want Permission", err)
+	}
+	oc := audit.NewClient(hs[0].Net.Host(), owner)
+	if err := oc.Revoke(ctx, holder, 1); err != nil {
+		t.Fatalf("the owner's revocation: %v", err)
+	}
+	if err := dc.Audit(ctx, holder, kept, 1); !errors.Is(err, storage.Permission) {
+		t.Fatalf("under a revoked certificate: %v, want Permission", err)
+	}
+	// Holders the owner did not tell still answer: revocation is per
+	// holder (the certificate's not-after bounds the rest).
+	if err := fc.Store(hs[2].Net.ID()).Put(ctx, kept, keptData); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := audit.NewClient(hs[1].Net.Host(), delegate).Delegated(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Audit(ctx, hs[2].Net.ID(), kept, 1); err != nil {
+		t.Fatalf("a holder that was not sent the revocation: %v", err)
+	}
+	// A new certificate with a higher serial works again.
+	cert2, err := audit.SignCert(owner, delegate.Public().(ed25519.PublicKey), time.Now().Add(time.Hour), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc2, err := plain.Delegated(cert2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dc2.Audit(ctx, holder, kept, 1); err != nil {
+		t.Fatalf("under a new certificate, serial 2: %v", err)
+	}
+}
