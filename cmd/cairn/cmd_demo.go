@@ -19,7 +19,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/cryptree"
-	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
@@ -126,12 +125,8 @@ func (d *demo) run(ctx context.Context) (*demoReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	ident, err := network.NewIdentity()
-	if err != nil {
-		return nil, err
-	}
 	alice, err := startNode(ctx, nodeConfig{
-		Home: filepath.Join(dir, "alice"), Identity: ident, Keyring: kr,
+		Home: filepath.Join(dir, "alice"), Keyring: kr,
 		Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: []string{bootstrapAddr(peers[0])},
 		Contribute: 1 << 30, Grace: 1 << 30, Logf: d.logf, WaitPeers: 30 * time.Second,
 	})

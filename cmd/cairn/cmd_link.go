@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cairn-storage/cairn/cryptree"
-	"github.com/cairn-storage/cairn/network"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/drive"
 	"github.com/cairn-storage/cairn/storage/home"
@@ -51,12 +50,8 @@ func getLink(c *cli.Context, e *env, link, local string) error {
 		return storage.E("get link", storage.IO, err)
 	}
 	defer os.RemoveAll(dir)
-	ident, err := network.NewIdentity()
-	if err != nil {
-		return err
-	}
 	n, err := startNode(ctx, nodeConfig{
-		Home: dir, Identity: ident, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
+		Home: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot,
 		WaitPeers: 15 * time.Second, Reader: true,
 	})
 	if err != nil {

@@ -30,7 +30,7 @@ const fragmentProtocol = fragment.ProtocolID
 type nodeConfig struct {
 	Home       string // where db/ lives; "" with InMemory
 	InMemory   bool
-	Identity   []byte
+	Identity   []byte            // nil: a fresh one (a short-lived node)
 	Keyring    *cryptree.Keyring // nil: a storage-only node (testnet), or a Reader
 	Reader     bool              // with no Keyring: the data path without keys, to read a link
 	Listen     []string
@@ -71,6 +71,11 @@ type node struct {
 func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Identity == nil {
+		if cfg.Identity, err = network.NewIdentity(); err != nil {
+			return nil, err
+		}
 	}
 	n := &node{cfg: cfg, started: time.Now()} // closed below if a step fails
 	defer func() {
