@@ -17,7 +17,8 @@
 // wraps ErrNotHome), a home that exists already is Exist, a wrong
 // passphrase is CannotDecrypt. Advice for the user is the caller's to add.
 //
-// Settings resolves what `cairn daemon` runs with (its flags over
+// Locate finds the home to use ($CAIRN_HOME, else ~/.cairn); Settings
+// resolves what `cairn daemon` runs with (its flags over
 // config.json over the defaults); Listen opens the daemon's socket; Uptime
 // keeps the node's online time across runs in a KV of the home's database.
 // ParseSize and FormatSize are the sizes config.json holds (500MiB, 2GB).
