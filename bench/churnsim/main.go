@@ -48,7 +48,7 @@ func main() {
 	flag.IntVar(&cfg.GonePeers, "gone-peers", cfg.GonePeers, "peers of the /24 that goes dark for good")
 	flag.Float64Var(&cfg.GoneDay, "gone-day", cfg.GoneDay, "day it goes")
 	flag.Float64Var(&cfg.RestartDay, "restart-day", cfg.RestartDay, "day (fraction: time of day, UTC) of the mass restart; negative: none")
-	flag.DurationVar(&cfg.RestartLen, "restart-len", cfg.RestartLen, "how long every peer is offline in the mass restart")
+	flag.DurationVar(&cfg.RestartLen, "restart-len", cfg.RestartLen, "how long every peer is offline in the mass restart (0: no restart, its 24 h window still reported)")
 	asJSON := flag.Bool("json", false, "print the results as JSON")
 	flag.Parse()
 	cfg.Delegate = *delegate

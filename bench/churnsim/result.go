@@ -57,6 +57,7 @@ type Result struct {
 
 	RestartRepairs24h    int64   `json:"restart_repairs_24h"`
 	RepairsPerDayBefore  float64 `json:"repairs_per_day_week_before_restart"`
+	RepairsWeekBefore24h int64   `json:"repairs_same_24h_week_before_restart"`
 	RestartRepairsDuring int64   `json:"restart_repairs_during"`
 
 	Droppers         int     `json:"droppers_gone_bad"`
@@ -166,6 +167,9 @@ func (s *Sim) result(took time.Duration) Result {
 		}
 		r.RestartRepairs24h = after
 		r.RepairsPerDayBefore = float64(before) / 7
+		for h := max(0, h0-7*24); h < h0-6*24; h++ {
+			r.RepairsWeekBefore24h += st.repairsByHour[h]
+		}
 	}
 	var vet []float64
 	for i := range s.peers {
@@ -241,7 +245,7 @@ func WriteTable(w io.Writer, rs []Result) {
 		}},
 		{"repairs / blocked rounds", func(r Result) string { return fmt.Sprintf("%d / %d", r.Repairs, r.RepairsBlocked) }},
 		{"restart: repairs 24h / per day before", func(r Result) string {
-			return fmt.Sprintf("%d / %.0f (%d during)", r.RestartRepairs24h, r.RepairsPerDayBefore, r.RestartRepairsDuring)
+			return fmt.Sprintf("%d / %.0f, a week before %d (%d during)", r.RestartRepairs24h, r.RepairsPerDayBefore, r.RepairsWeekBefore24h, r.RestartRepairsDuring)
 		}},
 		{"droppers excluded (median days)", func(r Result) string {
 			return fmt.Sprintf("%d of %d (%.1f d), honest %d", r.DroppersExcluded, r.Droppers, r.DetectDays, r.HonestExcluded)

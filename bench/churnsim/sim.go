@@ -733,7 +733,7 @@ func (s *Sim) Run() Result {
 	started := time.Now()
 	cfg := &s.cfg
 	restart0, restart1 := -1, -1
-	if cfg.RestartDay >= 0 {
+	if cfg.RestartDay >= 0 && cfg.RestartLen > 0 { // length 0: the counterfactual, same window, no restart
 		restart0 = cfg.dayStep(cfg.RestartDay)
 		restart1 = restart0 + max(1, int(cfg.RestartLen/cfg.Step))
 	}
