@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,7 +148,7 @@ func newApp(e *env) *cli.App {
 		Commands: []*cli.Command{
 			cmdInit(e), cmdDaemon(e), cmdID(e), cmdStatus(e), cmdPeers(e),
 			cmdPut(e), cmdGet(e), cmdLs(e), cmdMkdir(e), cmdRm(e), cmdMv(e),
-			cmdVersions(e), cmdShare(e), cmdUnshare(e), cmdShares(e), cmdAccept(e), cmdDecline(e),
+			cmdVersions(e), cmdCheck(e), cmdShare(e), cmdUnshare(e), cmdShares(e), cmdAccept(e), cmdDecline(e),
 			cmdTestnet(e), cmdDemo(e),
 		},
 	}
@@ -293,4 +294,16 @@ func globalString(c *cli.Context, name string) string {
 		}
 	}
 	return ""
+}
+
+// fetch calls the daemon (call) and, with --json, prints its answer v as
+// it came: it reports whether v is still to be rendered as text.
+func fetch(c *cli.Context, e *env, method, path string, q url.Values, in, v any) (text bool, err error) {
+	if err := call(c, method, path, q, in, v); err != nil {
+		return false, err
+	}
+	if wantJSON(c) {
+		return false, json.NewEncoder(e.stdout).Encode(v)
+	}
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path"
 	"strconv"
 	"sync"
 	"syscall"
@@ -22,6 +22,7 @@ import (
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/health"
 	"github.com/cairn-storage/cairn/storage/home"
 	"github.com/cairn-storage/cairn/storage/localfs"
 )
@@ -86,7 +87,11 @@ func runDaemon(c *cli.Context, e *env) error {
 	set, err := h.Settings(flags)
 	var bad *storage.Error
 	if errors.As(err, &bad) && bad.Subject != "" {
-		return withHint(usagef("%v", bad.Err), "--"+bad.Subject+" takes a size like 500MiB or 2GB")
+		hint := "--" + bad.Subject + " takes a size like 500MiB or 2GB"
+		if bad.Op == "parse duration" {
+			hint = "config.json's " + bad.Subject + " takes a duration like 90s or 720h"
+		}
+		return withHint(usagef("%v", bad.Err), hint)
 	}
 	if err != nil {
 		return err
@@ -97,7 +102,7 @@ func runDaemon(c *cli.Context, e *env) error {
 	logf := daemonLogger()
 	n, err := startNode(ctx, nodeConfig{
 		Home: dir, Identity: ident, Keyring: kr, Listen: set.Listen, Bootstrap: set.Bootstrap,
-		MDNS: set.MDNS, Contribute: set.Contribute, Grace: set.Grace, Logf: logf,
+		MDNS: set.MDNS, Contribute: set.Contribute, Grace: set.Grace, Lease: set.Lease, Logf: logf,
 		WaitPeers: 20 * time.Second,
 	})
 	if err != nil {
@@ -105,7 +110,17 @@ func runDaemon(c *cli.Context, e *env) error {
 	}
 	defer n.Close()
 	up := home.NewUptime(ctx, n.db.KV("node"), set.Created)
-	d := &daemon{n: n, up: up}
+	// Background work: each loop is a value whose Close stops it and waits
+	// for it. The drive's loops wait for its tree to open, then resume
+	// what a crash interrupted, poll the inbox, republish the records, and
+	// audit and repair everything stored, a budget of audits a round.
+	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
+		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
+		Audit: &drive.AuditOptions{Every: set.AuditEvery, Budget: set.AuditBudget,
+			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), true),
+			Round: func(ctx context.Context) { _ = n.scores.Save(ctx) }},
+	})
+	d := &daemon{n: n, up: up, maint: maint}
 
 	ln, err := h.Listen() // no daemon answered above: a socket there is stale
 	if err != nil {
@@ -118,12 +133,6 @@ func runDaemon(c *cli.Context, e *env) error {
 	for _, a := range n.net.Addrs() {
 		logf("listening on %s", a)
 	}
-	// Background work: each loop is a value whose Close stops it and waits
-	// for it. The drive's loops wait for its tree to open, then resume
-	// what a crash interrupted, poll the inbox and republish the records.
-	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
-		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
-	})
 	gc := badgerstore.NewCollector(ctx, n.db, gcEvery)
 	saver := home.NewUptimeSaver(ctx, up, uptimeEvery)
 
@@ -133,6 +142,9 @@ func runDaemon(c *cli.Context, e *env) error {
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	maint.Close()
+	if err := n.scores.Save(sctx); err != nil {
+		logf("saving the peers' scores: %v", err)
+	}
 	gc.Close()
 	saver.Close()
 	_ = os.Remove(h.SocketPath())
@@ -144,8 +156,9 @@ func runDaemon(c *cli.Context, e *env) error {
 // daemon serves the local API of node n (its config says the user,
 // the contribution and where to log).
 type daemon struct {
-	n  *node
-	up *home.Uptime
+	n     *node
+	up    *home.Uptime
+	maint *drive.Maintenance
 }
 
 // routes: each handler but put's and get's streams is a function from the
@@ -156,6 +169,7 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/id", queryHandler(d.id))
 	mux.HandleFunc("GET /v1/status", queryHandler(d.status))
 	mux.HandleFunc("GET /v1/peers", queryHandler(d.peers))
+	mux.HandleFunc("GET /v1/check", queryHandler(d.check))
 	mux.HandleFunc("POST /v1/put", d.handlePut)
 	mux.HandleFunc("GET /v1/get", d.handleGet)
 	mux.HandleFunc("GET /v1/stat", pathHandler(d.stat))
@@ -231,31 +245,25 @@ func (d *daemon) status(ctx context.Context, _ url.Values) (statusJSON, error) {
 		QuotaBytes:           quota,
 		Availability:         avail,
 		PendingUploads:       len(pending),
-		RepairQueue:          0,
+		RepairQueue:          d.maint.RepairQueue(),
 		UptimeSeconds:        int64(time.Since(d.n.started) / time.Second),
 	}, nil
 }
 
-// peerJSON is one peer of 'cairn peers --json'. Score and Availability
-// are null until they are measured (audits and availability probes come
-// with the reputation work): nothing here is made up.
-type peerJSON struct {
-	PeerID       string   `json:"peer_id"`
-	Score        *float64 `json:"score"`
-	AuditsPassed int      `json:"audits_passed"`
-	AuditsFailed int      `json:"audits_failed"`
-	Availability *float64 `json:"availability"`
-	Excluded     bool     `json:"excluded"`
-	Net          string   `json:"net,omitempty"`
+// peers lists the storage peers known now and those with a reputation.
+func (d *daemon) peers(ctx context.Context, _ url.Values) ([]health.Peer, error) {
+	known, err := d.n.net.Peers(ctx, fragmentProtocol)
+	return d.n.scores.Peers(known), err
 }
 
-func (d *daemon) peers(ctx context.Context, _ url.Values) ([]peerJSON, error) {
-	peers, err := d.n.net.Peers(ctx, fragmentProtocol)
-	// No audits and no availability probes yet: nothing measured but that
-	// the peer is known now.
-	return convert(peers, func(p storage.PeerInfo) peerJSON {
-		return peerJSON{PeerID: string(p.ID), Net: p.Net}
-	}), err
+// check audits (repair=1: and repairs) the files under ?path (default /).
+func (d *daemon) check(ctx context.Context, q url.Values) ([]drive.FileHealth, error) {
+	p, err := drive.Clean(cmp.Or(q.Get("path"), "/"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = d.n.scores.Save(ctx) }()
+	return d.n.drive.CheckAll(ctx, p, d.n.scores.CheckOptions(d.n.audits, d.n.db.KV("health"), q.Get("repair") == "1"))
 }
 
 func queryPath(r *http.Request, name string) (string, error) {
@@ -377,26 +385,8 @@ func (d *daemon) stat(ctx context.Context, p string, _ url.Values) (entryJSON, e
 // ls lists folder p (recursive=1: everything below it); a file lists
 // itself.
 func (d *daemon) ls(ctx context.Context, p string, q url.Values) ([]entryJSON, error) {
-	dr := d.n.drive
-	if q.Get("recursive") != "1" {
-		es, err := dr.List(ctx, p)
-		if storage.KindOf(err) == storage.NotDir {
-			if st, serr := dr.Stat(ctx, p); serr == nil && !st.IsDir {
-				return []entryJSON{entryOf(st)}, nil
-			}
-		}
-		return convert(es, entryOf), err
-	}
-	st, err := dr.Stat(ctx, p)
-	if err != nil || !st.IsDir {
-		return []entryJSON{entryOf(st)}, err
-	}
-	out := []entryJSON{}
-	err = dr.Walk(ctx, p, func(e drive.Entry) error {
-		out = append(out, entryOf(e))
-		return nil
-	})
-	return out, err
+	es, err := d.n.drive.Ls(ctx, p, q.Get("recursive") == "1")
+	return convert(es, entryOf), err
 }
 
 type mkdirReq struct {
@@ -440,9 +430,6 @@ func (d *daemon) mv(ctx context.Context, req mvReq) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// As mv(1): moving onto an existing folder moves into it.
-	if st, serr := d.n.drive.Stat(ctx, dst); serr == nil && st.IsDir {
-		dst = path.Join(dst, path.Base(src))
-	}
-	return map[string]string{"src": src, "dst": dst}, d.n.drive.Rename(ctx, src, dst)
+	dst, err = d.n.drive.Move(ctx, src, dst) // as mv(1)
+	return map[string]string{"src": src, "dst": dst}, err
 }

@@ -321,11 +321,8 @@ func cmdLs(e *env) *cli.Command {
 				q.Set("recursive", "1")
 			}
 			var es []entryJSON
-			if err := call(c, "GET", "/v1/ls", q, nil, &es); err != nil {
+			if text, err := fetch(c, e, "GET", "/v1/ls", q, nil, &es); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(es)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 			for _, en := range es {

@@ -1,11 +1,16 @@
 package main
 
 import (
-	"encoding/json"
+	"cmp"
+
 	"fmt"
+	"net/url"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/health"
 )
 
 func cmdID(e *env) *cli.Command {
@@ -15,11 +20,8 @@ func cmdID(e *env) *cli.Command {
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "addrs", Usage: "print the running node's full multiaddrs, one a line"}, jsonFlag},
 		Action: func(c *cli.Context) error {
 			var id idJSON
-			if err := call(c, "GET", "/v1/id", nil, nil, &id); err != nil {
+			if text, err := fetch(c, e, "GET", "/v1/id", nil, nil, &id); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(id)
 			}
 			if c.Bool("addrs") {
 				for _, a := range id.Addrs {
@@ -40,11 +42,8 @@ func cmdStatus(e *env) *cli.Command {
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			var st statusJSON
-			if err := call(c, "GET", "/v1/status", nil, nil, &st); err != nil {
+			if text, err := fetch(c, e, "GET", "/v1/status", nil, nil, &st); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(st)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(w, "user id\t%s\n", st.UserID)
@@ -70,16 +69,12 @@ func cmdPeers(e *env) *cli.Command {
 		Usage: "the storage peers this node knows, with reputation",
 		Flags: []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			var ps []peerJSON
-			if err := call(c, "GET", "/v1/peers", nil, nil, &ps); err != nil {
+			var ps []health.Peer
+			if text, err := fetch(c, e, "GET", "/v1/peers", nil, nil, &ps); !text {
 				return err
 			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(ps)
-			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "PEER\tSCORE\tAUDITS OK/FAIL\tAVAILABILITY\tEXCLUDED")
-			unmeasured := false
+			fmt.Fprintln(w, "PEER\tSCORE\tAUDITS OK/FAIL\tAVAILABILITY\tSTATE")
 			for _, p := range ps {
 				score, avail := "-", "-"
 				if p.Score != nil {
@@ -88,16 +83,39 @@ func cmdPeers(e *env) *cli.Command {
 				if p.Availability != nil {
 					avail = fmt.Sprintf("%.0f%%", *p.Availability*100)
 				}
-				unmeasured = unmeasured || p.Score == nil || p.Availability == nil
-				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%v\n", p.PeerID, score, p.AuditsPassed, p.AuditsFailed, avail, p.Excluded)
+				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s %s\n", p.PeerID, score, p.AuditsPassed, p.AuditsFailed, avail, p.State, p.Reason)
 			}
-			if err := w.Flush(); err != nil {
+			fmt.Fprintln(w, "- : not measured yet (no audit or availability probe so far)")
+			return w.Flush()
+		},
+	}
+}
+
+func cmdCheck(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "audit the fragments of a file or subtree (default /); --repair tops up what is short",
+		ArgsUsage: "[REMOTE]",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "repair", Usage: "rebuild chunks short of fragments onto other peers"}, jsonFlag},
+		Action: func(c *cli.Context) error {
+			q := url.Values{"path": {cmp.Or(c.Args().First(), "/")}}
+			if c.Bool("repair") {
+				q.Set("repair", "1")
+			}
+			var fs []drive.FileHealth
+			if text, err := fetch(c, e, "GET", "/v1/check", q, nil, &fs); !text {
 				return err
 			}
-			if unmeasured {
-				fmt.Fprintln(e.stdout, "- : not measured yet (no audits or availability probes have run)")
+			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "PATH\tCHUNKS\tHEALTHY/NEEDED\tREPAIRED\tSTATE")
+			for _, f := range fs {
+				state := "needs repair " + f.Error
+				if f.OK {
+					state = "ok"
+				}
+				fmt.Fprintf(w, "%s\t%d\t%d/%d\t%d\t%s\n", f.Path, f.Chunks, f.MinHeld, f.Needed, f.Repaired, state)
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 }

@@ -23,11 +23,8 @@ func cmdVersions(e *env) *cli.Command {
 				return usagef("versions takes one REMOTE")
 			}
 			var vs []versionJSON
-			if err := call(c, "GET", "/v1/versions", url.Values{"path": {c.Args().First()}}, nil, &vs); err != nil {
+			if text, err := fetch(c, e, "GET", "/v1/versions", url.Values{"path": {c.Args().First()}}, nil, &vs); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(vs)
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "VERSION\tSIZE\tMODIFIED")
@@ -66,11 +63,8 @@ func cmdShare(e *env) *cli.Command {
 			}
 			req := shareReq{Path: c.Args().First(), With: c.String("with"), Write: c.Bool("write"), Link: c.Bool("link")}
 			var out map[string]any
-			if err := call(c, "POST", "/v1/share", nil, req, &out); err != nil {
+			if text, err := fetch(c, e, "POST", "/v1/share", nil, req, &out); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(out)
 			}
 			if req.Link {
 				fmt.Fprintln(e.stdout, out["link"])
@@ -105,11 +99,8 @@ func cmdUnshare(e *env) *cli.Command {
 			}
 			req := unshareReq{Path: c.Args().First(), From: c.String("from"), Link: c.String("link")}
 			var out map[string]any
-			if err := call(c, "POST", "/v1/unshare", nil, req, &out); err != nil {
+			if text, err := fetch(c, e, "POST", "/v1/unshare", nil, req, &out); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(out)
 			}
 			fmt.Fprintf(e.stdout, "revoked; %s was re-keyed and those who keep access got new keys\n", out["path"])
 			return nil
@@ -218,11 +209,8 @@ func cmdPick(e *env, name, usage string) *cli.Command {
 				return usagef("%s takes pending share NAMEs or --from USER_ID ('cairn shares' lists them)", name)
 			}
 			var out map[string]any
-			if err := call(c, "POST", "/v1/shares/"+name, nil, req, &out); err != nil {
+			if text, err := fetch(c, e, "POST", "/v1/shares/"+name, nil, req, &out); !text {
 				return err
-			}
-			if wantJSON(c) {
-				return json.NewEncoder(e.stdout).Encode(out)
 			}
 			if ps, ok := out["accepted"].([]any); ok {
 				for _, p := range ps {

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/fairness"
 	"github.com/cairn-storage/cairn/network"
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/network/holder"
 	"github.com/cairn-storage/cairn/network/pointer"
@@ -21,6 +22,7 @@ import (
 	"github.com/cairn-storage/cairn/storage/badgerstore"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/drive"
+	"github.com/cairn-storage/cairn/storage/health"
 )
 
 const fragmentProtocol = fragment.ProtocolID
@@ -38,6 +40,7 @@ type nodeConfig struct {
 	MDNS       bool
 	Contribute int64
 	Grace      int64
+	Lease      time.Duration // of fragments kept for others (0: the default)
 	Logf       func(string, ...any)
 	// WaitPeers is how long a put waits, early in the node's life, for
 	// enough peers to be found before it gives up.
@@ -63,6 +66,8 @@ type node struct {
 	blob    *blob.Client
 	drive   *drive.Drive
 	ledger  *fairness.Ledger
+	scores  *health.Scores  // the storage peers' reputation: placement, audits
+	audits  storage.Auditor // nil without a Keyring
 	started time.Time
 
 	closeOnce sync.Once
@@ -86,7 +91,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	n.h, err = holder.Start(ctx, holder.Config{
 		Dir: filepath.Join(cfg.Home, dbDir), InMemory: cfg.InMemory,
 		Identity: cfg.Identity, Listen: cfg.Listen, Bootstrap: cfg.Bootstrap, MDNS: cfg.MDNS,
-		Contribute: cfg.Contribute, Grace: cfg.Grace, WrapStore: cfg.WrapStore, Logf: cfg.Logf,
+		Contribute: cfg.Contribute, Grace: cfg.Grace, Lease: cfg.Lease, WrapStore: cfg.WrapStore, Logf: cfg.Logf,
 	})
 	if errors.Is(err, holder.ErrOpenDatabase) {
 		return nil, withHint(err, "is another cairn daemon using this home?")
@@ -100,12 +105,15 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.scores, err = health.OpenScores(ctx, n.db.KV("health"), health.Options{Logf: cfg.Logf}); err != nil {
+		return nil, err
+	}
 	if cfg.Keyring == nil && !cfg.Reader {
 		return n, nil
 	}
 	var sign ed25519.PrivateKey // a reader's is nil: it stores nothing
 	bcfg := cfg.Blob
-	bcfg.Network, bcfg.Logf = &peerNet{n: n}, cfg.Logf
+	bcfg.Network, bcfg.Logf, bcfg.Ranker = &peerNet{n: n}, cfg.Logf, n.scores
 	if cfg.Keyring != nil {
 		sign = cfg.Keyring.SigningKey()
 		bcfg.Secret, bcfg.ChunkerKey = cfg.Keyring.ChunkSecret(), cfg.Keyring.ChunkerKey()
@@ -118,6 +126,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (_ *node, err error) {
 	if cfg.Keyring == nil {
 		return n, nil
 	}
+	n.audits = audit.NewClient(n.net.Host(), sign).Auditor(audit.DefaultLeaves)
 	rootKeys, rootWriter := cfg.Keyring.RootFolder()
 	boxPriv, _ := cfg.Keyring.BoxKey()
 	// The drive opens its tree once enough storage peers are known (or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/storage"
@@ -11,28 +12,36 @@ import (
 )
 
 // FileHealth is what Check found of one file, over every version kept.
+// Its JSON form is an element of `cairn check --json`.
 type FileHealth struct {
-	Path     string
-	Versions int
+	Path     string `json:"path"`
+	Versions int    `json:"versions"`
 	// Chunks is the number of chunks of all versions; an inline file has
 	// none and is always healthy.
-	Chunks int
+	Chunks int `json:"chunks"`
 	// MinHeld is the fewest fragments seen held of any chunk, Needed
 	// that chunk's K (how many rebuild it).
-	MinHeld, Needed int
+	MinHeld int `json:"min_healthy"`
+	Needed  int `json:"needed"`
 	// OK: every chunk is readable and none is due for repair.
-	OK bool
+	OK bool `json:"ok"`
 	// Repaired counts the chunks repaired; Unrepaired those due for it
-	// that could not be repaired now (Err says why, for the first).
-	Repaired, Unrepaired int
-	Err                  error
+	// that could not be repaired now (Err says why, for the first; Error
+	// is its text).
+	Repaired   int    `json:"repaired"`
+	Unrepaired int    `json:"unrepaired"`
+	Err        error  `json:"-"`
+	Error      string `json:"error,omitempty"`
 	// Audits made, failed (fragment lost or damaged) and not made
 	// (holder away).
-	Audits, Failed, Away int
+	Audits int `json:"audits"`
+	Failed int `json:"audits_failed"`
+	Away   int `json:"audits_away"`
 }
 
 // Check audits the fragments of every file under p (a file, or a folder
-// and everything below it; every version kept) and of the small objects
+// and everything below it but /shared and the trash unless p is in them;
+// every version kept) and of the small objects
 // that hold their manifests and the folders' bodies (which renews this
 // user's leases on all of them), and reports each file to fn. With
 // o.Repair it repairs what the policy says is due and writes the
@@ -50,16 +59,22 @@ func (t *Tree) Check(ctx context.Context, p string, o blob.CheckOptions, fn func
 		return storage.Ef(op, storage.Invalid, p, errors.New("no auditor"))
 	}
 	visit := func(e Entry) error {
+		if e.Path == SharedDir || e.Path == TrashDir {
+			return fs.SkipDir // others' data, and what is left to expire; named, they are checked
+		}
 		if e.IsDir {
 			t.checkFolderBody(ctx, e.Path, o)
 			return nil
 		}
 		h, err := t.checkFile(ctx, e.Path, o)
+		if storage.KindOf(err) == storage.Canceled {
+			return err
+		}
 		if err != nil {
-			if storage.KindOf(err) == storage.Canceled {
-				return err
-			}
 			h = FileHealth{Path: e.Path, Err: err}
+		}
+		if h.Err != nil {
+			h.OK, h.Error = false, h.Err.Error()
 		}
 		return fn(h)
 	}
@@ -180,4 +195,15 @@ func (d *Drive) Check(ctx context.Context, p string, o blob.CheckOptions, fn fun
 		return err
 	}
 	return t.Check(ctx, p, o, fn)
+}
+
+// CheckAll is Check collecting every file's health (an empty list, not
+// nil, for none).
+func (d *Drive) CheckAll(ctx context.Context, p string, o blob.CheckOptions) ([]FileHealth, error) {
+	out := []FileHealth{}
+	err := d.Check(ctx, p, o, func(h FileHealth) error {
+		out = append(out, h)
+		return nil
+	})
+	return out, err
 }

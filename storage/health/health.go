@@ -10,11 +10,14 @@ package health
 import (
 	"context"
 	"encoding/binary"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cairn-storage/cairn/reputation"
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/blob"
 )
 
 // scoresKey is where the Book is kept in the KV.
@@ -180,4 +183,56 @@ func (h History) Prune(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 	return len(old), nil
+}
+
+// CheckOptions are the options of this node's audits and repairs: a
+// audits, the scores learn from every audit and exclude, the history is
+// kept in kv.
+func (s *Scores) CheckOptions(a storage.Auditor, kv storage.KV, repair bool) blob.CheckOptions {
+	return blob.CheckOptions{Auditor: a, Repair: repair, History: History{KV: kv},
+		Excluded: s.Excluded, Observe: s.Observe, Now: s.now}
+}
+
+// Peer is one storage peer as `cairn peers --json` shows it: Score and
+// Availability are nil until measured (no audit, no probe yet).
+type Peer struct {
+	PeerID       string   `json:"peer_id"`
+	Score        *float64 `json:"score"`
+	AuditsPassed int      `json:"audits_passed"`
+	AuditsFailed int      `json:"audits_failed"`
+	Availability *float64 `json:"availability"`
+	Excluded     bool     `json:"excluded"`
+	State        string   `json:"state"` // good, warned, excluded
+	Reason       string   `json:"reason,omitempty"`
+	Connected    bool     `json:"connected"`
+	Net          string   `json:"net,omitempty"`
+}
+
+// Peers lists the peers known now (connected) and those with a
+// reputation, by id.
+func (s *Scores) Peers(known []storage.PeerInfo) []Peer {
+	now := s.now()
+	all := s.book.All(now)
+	nets := map[string]string{}
+	for _, p := range known {
+		nets[string(p.ID)] = p.Net
+		if !slices.ContainsFunc(all, func(in reputation.Info) bool { return in.Peer == string(p.ID) }) {
+			all = append(all, s.book.Info(string(p.ID), now)) // not audited yet
+		}
+	}
+	slices.SortFunc(all, func(a, b reputation.Info) int { return strings.Compare(a.Peer, b.Peer) })
+	out := make([]Peer, 0, len(all))
+	for _, in := range all {
+		net, ok := nets[in.Peer]
+		p := Peer{PeerID: in.Peer, AuditsPassed: in.AuditsPassed, AuditsFailed: in.AuditsFailed,
+			Excluded: in.State == reputation.Excluded, State: in.State.String(), Reason: in.Reason, Connected: ok, Net: net}
+		if in.Audited {
+			p.Score = &in.Score
+		}
+		if in.Probed {
+			p.Availability = &in.Availability
+		}
+		out = append(out, p)
+	}
+	return out
 }

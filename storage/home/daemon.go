@@ -53,7 +53,19 @@ type Settings struct {
 	Contribute, Grace int64 // bytes
 	MDNS              bool
 	Created           time.Time // when the home was made (init)
+	// Maintenance (config.json only): the lease on fragments kept for
+	// others, and the audit loop's interval and audits per round.
+	Lease, AuditEvery time.Duration
+	AuditBudget       int
 }
+
+// Maintenance defaults: a lease of 30 days (network/fragment's
+// DefaultLease), a round of 512 audits a minute.
+const (
+	DefaultLease       = 30 * 24 * time.Hour
+	DefaultAuditEvery  = time.Minute
+	DefaultAuditBudget = 512
+)
 
 // Settings resolves f over the home's config. A size that does not parse
 // is Invalid, with the setting's name ("contribute", "grace") as the
@@ -79,7 +91,29 @@ func (h *Home) Settings(f Flags) (Settings, error) {
 	if s.Grace, err = size("grace", f.Grace, c.Grace, DefaultGrace); err != nil {
 		return Settings{}, err
 	}
+	if s.Lease, err = duration("lease", c.Lease, DefaultLease); err != nil {
+		return Settings{}, err
+	}
+	if s.AuditEvery, err = duration("audit_every", c.AuditEvery, DefaultAuditEvery); err != nil {
+		return Settings{}, err
+	}
+	s.AuditBudget = c.AuditBudget
+	if s.AuditBudget <= 0 {
+		s.AuditBudget = DefaultAuditBudget
+	}
 	return s, nil
+}
+
+// duration parses config.json's setting name, or gives def for "".
+func duration(name, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, storage.Ef("parse duration", storage.Invalid, name, fmt.Errorf("%q is not a positive duration like 90s or 720h", v))
+	}
+	return d, nil
 }
 
 // size parses the first of the given sizes that is not "".

@@ -35,7 +35,8 @@ func TestSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err = h.Settings(Flags{Bootstrap: []string{"/flag/boot"}, Grace: "2GB"})
-	want := Settings{Listen: []string{"/conf/listen"}, Bootstrap: []string{"/flag/boot"}, Contribute: 500 << 20, Grace: 2e9, Created: s.Created}
+	want := Settings{Listen: []string{"/conf/listen"}, Bootstrap: []string{"/flag/boot"}, Contribute: 500 << 20, Grace: 2e9, Created: s.Created,
+		Lease: DefaultLease, AuditEvery: DefaultAuditEvery, AuditBudget: DefaultAuditBudget}
 	if err != nil || !reflect.DeepEqual(s, want) {
 		t.Fatalf("config and flags: %+v, %v; want %+v", s, err, want)
 	}
@@ -51,6 +52,17 @@ func TestSettings(t *testing.T) {
 	}
 	if _, err := h.Settings(Flags{Contribute: "1GiB", Grace: "x"}); !errors.As(err, &se) || se.Subject != "grace" {
 		t.Fatalf("a bad --grace: %v", err)
+	}
+	// Maintenance settings come from config.json only.
+	c.Contribute, c.Lease, c.AuditEvery, c.AuditBudget = "", "90s", "250ms", 7
+	_ = h.SaveConfig(c)
+	if s, err := h.Settings(Flags{}); err != nil || s.Lease != 90*time.Second || s.AuditEvery != 250*time.Millisecond || s.AuditBudget != 7 {
+		t.Fatalf("maintenance settings: %+v, %v", s, err)
+	}
+	c.Lease = "a month"
+	_ = h.SaveConfig(c)
+	if _, err := h.Settings(Flags{}); !errors.As(err, &se) || se.Subject != "lease" {
+		t.Fatalf("a bad lease: %v", err)
 	}
 }
 

@@ -34,6 +34,13 @@ type Config struct {
 	Grace      string   `json:"grace,omitempty"`      // a size for ParseSize
 	MDNS       *bool    `json:"mdns,omitempty"`
 	Created    int64    `json:"created"` // Unix seconds of init
+	// Maintenance: durations as time.ParseDuration reads them ("90s").
+	// Lease is how long this node keeps a fragment for an owner who
+	// stops renewing it; AuditEvery how often the audit loop's rounds
+	// start, AuditBudget how many audits one makes (Settings' defaults).
+	Lease       string `json:"lease,omitempty"`
+	AuditEvery  string `json:"audit_every,omitempty"`
+	AuditBudget int    `json:"audit_budget,omitempty"`
 }
 
 // Passphrase supplies the keyring's passphrase. Init, Recover and Keyring
