@@ -117,7 +117,7 @@ func runDaemon(c *cli.Context, e *env) error {
 	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
 		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
 		Audit: &drive.AuditOptions{Every: set.AuditEvery, Budget: set.AuditBudget,
-			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), true),
+			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), true, false),
 			Round: func(ctx context.Context) { _ = n.scores.Save(ctx) }},
 	})
 	d := &daemon{n: n, up: up, maint: maint}
@@ -263,7 +263,8 @@ func (d *daemon) check(ctx context.Context, q url.Values) ([]drive.FileHealth, e
 		return nil, err
 	}
 	defer func() { _ = d.n.scores.Save(ctx) }()
-	return d.n.drive.CheckAll(ctx, p, d.n.scores.CheckOptions(d.n.audits, d.n.db.KV("health"), q.Get("repair") == "1"))
+	repair := q.Get("repair") == "1" // asked for: forced, away holders are not waited for
+	return d.n.drive.CheckAll(ctx, p, d.n.scores.CheckOptions(d.n.audits, d.n.db.KV("health"), repair, repair))
 }
 
 func queryPath(r *http.Request, name string) (string, error) {

@@ -31,6 +31,11 @@ type CheckOptions struct {
 	Policy reputation.RepairPolicy
 	// Repair rebuilds and tops up chunks the policy says are due.
 	Repair bool
+	// Force (with Repair) tops up every chunk with fewer than K+M
+	// fragments held, counting none of those away (a user's explicit
+	// `cairn check --repair`): the manifest then forgets the away ones
+	// too (their code indices are reused), and their leases run out.
+	Force bool
 	// History remembers when each fragment was last seen held, so that
 	// one on a holder away for a while still counts (nil: an away
 	// holder's fragments count until this check finds them away again
@@ -130,6 +135,15 @@ func (c *Client) Check(ctx context.Context, m *Manifest, o CheckOptions) (*Healt
 		states := c.auditChunk(ctx, ck, &o, h)
 		target := min(ck.K+c.cfg.M, ck.N)
 		plan := o.Policy.Decide(ck.K, target, states, o.Now())
+		if o.Force && plan.Held < target {
+			plan.Drop = plan.Drop[:0]
+			plan.Repair, plan.Add = true, target-plan.Held
+			for j, st := range states {
+				if st.Seen != reputation.Held {
+					plan.Drop = append(plan.Drop, j)
+				}
+			}
+		}
 		ch := &h.Chunks[i]
 		ch.Held, ch.Counted, ch.K, ch.Target, ch.Due = plan.Held, plan.Counted, ck.K, target, plan.Repair
 		if !plan.Repair || !o.Repair {

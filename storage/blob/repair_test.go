@@ -185,3 +185,27 @@ func TestRepairWaitsAndGrace(t *testing.T) {
 	}
 	mustRead(t, c, m, randBytes(12, 50<<10))
 }
+
+// A forced repair tops up a chunk whose holders are only away.
+func TestForcedRepair(t *testing.T) {
+	ctx := context.Background()
+	net := newNet(12)
+	c := newClient(t, net, Config{K: 4, M: 3, Extra: -1})
+	data := randBytes(13, 20<<10)
+	m := put(t, c, data)
+	d := down{net, map[storage.PeerID]bool{}}
+	r := newClient(t, d, Config{K: 4, M: 3, Extra: -1})
+	for _, f := range m.Chunks[0].Frags[:2] {
+		d.away[f.Holder] = true
+	}
+	opts := CheckOptions{Auditor: storeAuditor{d}, Repair: true}
+	if h, _ := r.Check(ctx, m, opts); h.Changed {
+		t.Fatalf("two of seven away: repaired without force: %+v", h.Chunks[0])
+	}
+	opts.Force = true
+	h, err := r.Check(ctx, m, opts)
+	if err != nil || !h.Chunks[0].Repaired || h.Chunks[0].Held != 7 || len(m.Chunks[0].Frags) != 7 {
+		t.Fatalf("forced: %+v, %d fragments listed, %v", h.Chunks[0], len(m.Chunks[0].Frags), err)
+	}
+	mustRead(t, r, m, data)
+}

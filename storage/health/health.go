@@ -187,9 +187,9 @@ func (h History) Prune(ctx context.Context, before time.Time) (int, error) {
 
 // CheckOptions are the options of this node's audits and repairs: a
 // audits, the scores learn from every audit and exclude, the history is
-// kept in kv.
-func (s *Scores) CheckOptions(a storage.Auditor, kv storage.KV, repair bool) blob.CheckOptions {
-	return blob.CheckOptions{Auditor: a, Repair: repair, History: History{KV: kv},
+// kept in kv; repair and force as blob.CheckOptions' Repair and Force.
+func (s *Scores) CheckOptions(a storage.Auditor, kv storage.KV, repair, force bool) blob.CheckOptions {
+	return blob.CheckOptions{Auditor: a, Repair: repair, Force: force, History: History{KV: kv},
 		Excluded: s.Excluded, Observe: s.Observe, Now: s.now}
 }
 
