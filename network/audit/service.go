@@ -124,6 +124,14 @@ func (s *Service) serve(x *proto.Exchange, req *request) ([]byte, error) {
 		return nil, storage.E(op, storage.IO, err)
 	}
 	if !ok {
+		// A fragment not held at all is not found, whoever asks (a GET
+		// would say as much): an owner whose holder lost everything,
+		// its records of owners with it (a wiped database), sees a
+		// failed audit, not a refusal it could not tell from a
+		// stranger's.
+		if held, herr := s.cfg.Store.Has(x.Ctx, req.Ref); herr == nil && !held {
+			return nil, storage.E(op, storage.NotExist, errors.New("no such fragment here"))
+		}
 		return nil, storage.E(op, storage.Permission, errors.New("not an owner of this fragment, nor its delegate"))
 	}
 	data, err := s.cfg.Store.Get(x.Ctx, req.Ref)

@@ -138,7 +138,7 @@ func TestAuditsRenewLeases(t *testing.T) {
 	if ok, _ := hs[1].DB.Fragments().Has(ctx, left); ok {
 		t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
 	}
-	if err := ac.Audit(ctx, holder, left, 4); !errors.Is(err, storage.Permission) && !audit.Failed(err) {
+	if err := ac.Audit(ctx, holder, left, 4); !errors.Is(err, storage.NotExist) {
 		t.Fatalf("audit of a collected fragment: %v", err)
 	}
 	if err := ac.Audit(ctx, holder, kept, 4); err != nil {
@@ -227,8 +227,8 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	if ok, err := hs[1].Fragments.IsOwner(ctx, kept, ownerPub); err != nil || !ok {
 		t.Fatalf("the delegate's audits did not keep the owner's lease: %v, %v", ok, err)
 	}
-	if err := dc.Audit(ctx, holder, left, 1); !errors.Is(err, storage.Permission) {
-		t.Fatalf("a delegated audit of a collected fragment: %v", err)
+	if err := dc.Audit(ctx, holder, left, 1); !errors.Is(err, storage.NotExist) {
+		t.Fatalf("a delegated audit of a collected fragment: %v, want NotExist (a failed audit)", err)
 	}
 	if err := shortc.Audit(ctx, holder, kept, 1); !errors.Is(err, storage.Permission) {
 		t.Fatalf("under an expired certificate: %v, want Permission", err)
