@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/reputation"
 )
 
@@ -155,5 +156,18 @@ func TestParseCodes(t *testing.T) {
 		if _, err := ParseCodes(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+func TestAnalytic(t *testing.T) {
+	if a, b := analytic(10, 6, 0.6), erasure.Availability(10, 6, 0.6); a != b || a <= 0 {
+		t.Errorf("analytic(10, 6) = %v, erasure says %v", a, b)
+	}
+	// Wide codes: erasure.Availability gives up (0); the local sum does not.
+	if a := analytic(100, 400, 0.3); a < 0.999999 {
+		t.Errorf("analytic(100, 400, 0.3) = %v", a)
+	}
+	if a := analytic(100, 400, 0.15); a > 0.05 {
+		t.Errorf("analytic(100, 400, 0.15) = %v", a)
 	}
 }

@@ -72,6 +72,27 @@ type Result struct {
 	Seconds float64 `json:"seconds"`
 }
 
+// analytic is erasure.Availability, which answers 0 for codes wider than
+// erasure.MaxShards (256); for those (Wuala's 100-of-500) the same
+// binomial tail P[Binomial(k+m, a) ≥ k] is summed here in log space.
+func analytic(k, m int, a float64) float64 {
+	if k+m <= erasure.MaxShards {
+		return erasure.Availability(k, m, a)
+	}
+	if a <= 0 || a >= 1 {
+		return min(max(a, 0), 1)
+	}
+	n := k + m
+	lc, _ := math.Lgamma(float64(n + 1))
+	p := 0.0
+	for i := k; i <= n; i++ {
+		li, _ := math.Lgamma(float64(i + 1))
+		lr, _ := math.Lgamma(float64(n - i + 1))
+		p += math.Exp(lc - li - lr + float64(i)*math.Log(a) + float64(n-i)*math.Log1p(-a))
+	}
+	return min(p, 1)
+}
+
 func median(x []float64) float64 {
 	if len(x) == 0 {
 		return math.NaN()
@@ -128,8 +149,8 @@ func (s *Sim) result(took time.Duration) Result {
 	if alive > 0 {
 		r.PeerOnline = on / alive
 	}
-	r.AnalyticHolders = erasure.Availability(cfg.K, cfg.M, r.HolderOnline)
-	r.AnalyticPeers = erasure.Availability(cfg.K, cfg.M, r.PeerOnline)
+	r.AnalyticHolders = analytic(cfg.K, cfg.M, r.HolderOnline)
+	r.AnalyticPeers = analytic(cfg.K, cfg.M, r.PeerOnline)
 	r.ChooseForPeers = erasure.Choose(r.PeerOnline, 0.9999, []int{cfg.K}, 0, erasure.MaxShards).Reason
 	for d := cfg.WarmupDays; d < cfg.WarmupDays+cfg.Days; d++ {
 		if b := st.repairBytesByDay[d]; b > r.PeakRepairDayBytes {
