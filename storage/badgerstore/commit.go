@@ -40,7 +40,10 @@ type commitReq struct {
 	value []byte      // the "f/" record; nil for a barrier
 	size  int         // payload length
 	r     reservation // the record's space; zero for a barrier
-	added bool        // set by the committer: the entry was new
+	// replace: the entry is there but its record is damaged; this one
+	// takes its place (same ref, same size: Bytes does not change).
+	replace bool
+	added   bool // set by the committer: the entry was new
 	err   error
 	done  chan struct{}
 }
@@ -149,6 +152,11 @@ func (c *committer) commit(group []*commitReq) error {
 			if _, found, err := f.sizeOf(txn, req.ref); err != nil || found {
 				if err != nil {
 					return err
+				}
+				if req.replace {
+					if err := txn.Set(dataKey(req.ref), req.value); err != nil {
+						return err
+					}
 				}
 				continue
 			}

@@ -252,6 +252,16 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 		if err != nil {
 			return translate(op, ref.Short(), err)
 		}
+		// A copy held but damaged (bit rot, a bad sector: it fails its
+		// own check) is replaced by the good bytes a PUT brings, so
+		// that an owner's repair that puts the fragment here again
+		// heals it instead of being told it is kept.
+		replace := false
+		if held {
+			if _, gerr := f.getSegment(nil, ref); storage.KindOf(gerr) == storage.Corrupt {
+				held, replace = false, true
+			}
+		}
 		if held {
 			if f.commit != nil {
 				// The entry seen may belong to a group still syncing:
@@ -268,10 +278,15 @@ func (f *Fragments) put(ctx context.Context, ref storage.Ref, data []byte, verif
 			// The committer syncs the record, commits the index entry
 			// and syncs the index, with those of concurrent puts.
 			return f.wrapCommit(ref, f.commit.submit(&commitReq{
-				ref: ref, value: r.loc.encode(), size: len(data), r: r}))
+				ref: ref, value: r.loc.encode(), size: len(data), r: r, replace: replace}))
 		}
 		defer r.done()
 		value = r.loc.encode()
+		if replace {
+			return translate(op, ref.Short(), f.db.update(func(txn *badger.Txn) error {
+				return txn.Set(dataKey(ref), value)
+			}))
+		}
 	}
 	var added bool
 	err := f.db.update(func(txn *badger.Txn) error {
