@@ -44,8 +44,8 @@ type commitReq struct {
 	// takes its place (same ref, same size: Bytes does not change).
 	replace bool
 	added   bool // set by the committer: the entry was new
-	err   error
-	done  chan struct{}
+	err     error
+	done    chan struct{}
 }
 
 // committer runs the group commits of one on-disk database.
