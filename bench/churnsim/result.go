@@ -171,14 +171,13 @@ func (s *Sim) result(took time.Duration) Result {
 		return b / float64(max(n, 1))
 	}
 	r.RepairPerDay = window(0, float64(cfg.Days))
-	if cfg.DarkPeers > 0 {
+	if cfg.DarkPeers > 0 && cfg.DarkDay < float64(cfg.Days) {
 		r.DarkRepairPerDay = window(cfg.DarkDay, cfg.DarkDays+3)
 	}
-	if cfg.GonePeers > 0 {
+	if cfg.GonePeers > 0 && cfg.GoneDay < float64(cfg.Days) {
 		r.GoneRepairPerDay = window(cfg.GoneDay, 7)
 	}
-	if cfg.RestartDay >= 0 {
-		h0 := cfg.dayStep(cfg.RestartDay) * 24 / s.spd
+	if h0 := cfg.dayStep(cfg.RestartDay) * 24 / s.spd; cfg.RestartDay >= 0 && h0 < s.end*24/s.spd {
 		var after, before int64
 		for h := h0; h < h0+24 && h < len(st.repairsByHour); h++ {
 			after += st.repairsByHour[h]
