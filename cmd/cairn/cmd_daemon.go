@@ -116,7 +116,7 @@ func runDaemon(c *cli.Context, e *env) error {
 	// audit and repair everything stored, a budget of audits a round.
 	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
 		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
-		Audit: &drive.AuditOptions{Every: set.AuditEvery, Budget: set.AuditBudget,
+		Audit: &drive.AuditOptions{Every: set.AuditEvery, Budget: set.AuditBudget, Pass: set.AuditPass,
 			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), true, false),
 			Round: func(ctx context.Context) { _ = n.scores.Save(ctx) }},
 	})

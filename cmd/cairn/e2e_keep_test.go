@@ -28,7 +28,7 @@ func setMaintenance(t *testing.T, home, lease string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg["lease"], cfg["audit_every"], cfg["audit_budget"] = lease, "1s", 4000
+	cfg["lease"], cfg["audit_every"], cfg["audit_budget"], cfg["audit_pass"] = lease, "1s", 4000, "2s"
 	if b, err = json.Marshal(cfg); err == nil {
 		err = os.WriteFile(p, b, 0o600)
 	}

@@ -21,6 +21,13 @@ type AuditOptions struct {
 	// 46,000 chunks of 16 fragments are covered a day: some 180 GB at
 	// 4 MiB chunks, far inside the 30-day lease.
 	Budget int
+	// Pass is how often a pass over the whole drive starts: one that
+	// ends sooner waits for it (the daemon: a day, so every fragment is
+	// audited about daily, as docs/DURABILITY.md assumes, whatever the
+	// size of the drive; a drive too large for one pass a day within
+	// the budget is gone over as fast as the budget allows). Zero: no
+	// wait between passes.
+	Pass time.Duration
 	// Check configures the audits and the repair (Repair turns it on).
 	Check blob.CheckOptions
 	// Round, if set, is called after each round (to save scores).
@@ -32,7 +39,8 @@ type AuditOptions struct {
 type auditor struct {
 	o AuditOptions
 
-	todo []Entry // left in this pass, in walk order
+	todo      []Entry // left in this pass, in walk order
+	passStart time.Time
 
 	mu      sync.Mutex
 	pending map[string]int // chunks due for repair and not repaired, by file
@@ -44,7 +52,11 @@ func (a *auditor) round(ctx context.Context, d *Drive, logf func(string, ...any)
 	if err != nil {
 		return
 	}
+	if len(a.todo) == 0 && !a.passStart.IsZero() && time.Since(a.passStart) < a.o.Pass {
+		return // this pass is done; the next starts Pass after it began
+	}
 	if len(a.todo) == 0 {
+		a.passStart = time.Now()
 		// A new pass: the whole tree with every version kept, but for
 		// the trash and /shared, folders as the walk yields them.
 		err := t.Walk(ctx, "/", func(e Entry) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +160,45 @@ func TestAuditLoopRepairs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A pass that ends before AuditOptions.Pass waits: about one audit per
+// fragment and pass, whatever the size of the drive.
+func TestAuditLoopPaces(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	d := e.drive(nil)
+	if _, err := d.Put(ctx, "/f", bytes.NewReader(randBytes(9, 40<<10)), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var audits atomic.Int64
+	counting := auditFunc(func(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+		audits.Add(1)
+		return readAuditor{e.net}.Audit(ctx, p, ref)
+	})
+	m := NewMaintenance(ctx, d, MaintenanceOptions{Audit: &AuditOptions{Every: 2 * time.Millisecond, Budget: 1000, Pass: time.Hour,
+		Check: blob.CheckOptions{Auditor: counting}}})
+	deadline := time.Now().Add(10 * time.Second)
+	for m.AuditPasses() < 1 || audits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no pass in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // some 150 rounds
+	m.Close()
+	st, _ := d.Stat(ctx, "/f")
+	perPass := int64(0)
+	for _, ck := range st.Manifest.Chunks {
+		perPass += int64(len(ck.Frags))
+	}
+	if m.AuditPasses() != 1 || audits.Load() != perPass {
+		t.Fatalf("%d passes, %d audits; want 1 pass of %d audits within the hour", m.AuditPasses(), audits.Load(), perPass)
+	}
+}
+
+type auditFunc func(ctx context.Context, p storage.PeerID, ref storage.Ref) error
+
+func (f auditFunc) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	return f(ctx, p, ref)
 }

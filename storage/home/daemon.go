@@ -54,17 +54,19 @@ type Settings struct {
 	MDNS              bool
 	Created           time.Time // when the home was made (init)
 	// Maintenance (config.json only): the lease on fragments kept for
-	// others, and the audit loop's interval and audits per round.
-	Lease, AuditEvery time.Duration
-	AuditBudget       int
+	// others, the audit loop's interval, audits per round and passes.
+	Lease, AuditEvery, AuditPass time.Duration
+	AuditBudget                  int
 }
 
 // Maintenance defaults: a lease of 30 days (network/fragment's
-// DefaultLease), a round of 512 audits a minute.
+// DefaultLease), a round of at most 512 audits a minute, a pass over the
+// drive a day.
 const (
 	DefaultLease       = 30 * 24 * time.Hour
 	DefaultAuditEvery  = time.Minute
 	DefaultAuditBudget = 512
+	DefaultAuditPass   = 24 * time.Hour
 )
 
 // Settings resolves f over the home's config. A size that does not parse
@@ -95,6 +97,9 @@ func (h *Home) Settings(f Flags) (Settings, error) {
 		return Settings{}, err
 	}
 	if s.AuditEvery, err = duration("audit_every", c.AuditEvery, DefaultAuditEvery); err != nil {
+		return Settings{}, err
+	}
+	if s.AuditPass, err = duration("audit_pass", c.AuditPass, DefaultAuditPass); err != nil {
 		return Settings{}, err
 	}
 	s.AuditBudget = c.AuditBudget

@@ -37,10 +37,12 @@ type Config struct {
 	// Maintenance: durations as time.ParseDuration reads them ("90s").
 	// Lease is how long this node keeps a fragment for an owner who
 	// stops renewing it; AuditEvery how often the audit loop's rounds
-	// start, AuditBudget how many audits one makes (Settings' defaults).
+	// start, AuditBudget how many audits one makes, AuditPass how often
+	// a pass over the whole drive starts (Settings' defaults).
 	Lease       string `json:"lease,omitempty"`
 	AuditEvery  string `json:"audit_every,omitempty"`
 	AuditBudget int    `json:"audit_budget,omitempty"`
+	AuditPass   string `json:"audit_pass,omitempty"`
 }
 
 // Passphrase supplies the keyring's passphrase. Init, Recover and Keyring
