@@ -57,3 +57,44 @@ func TestRepairPolicy(t *testing.T) {
 		t.Error("Healthy is not Held >= target")
 	}
 }
+
+// A peer with a long honest history that loses its data is excluded by
+// a run of failures, long before its score would fall that far; a warned
+// peer weighs less.
+func TestExcludeAfterARun(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b := New(Config{})
+	for i := 0; i < 2000; i++ {
+		now = now.Add(time.Hour)
+		b.Audit("veteran", true, now)
+		b.Audit("other", true, now)
+	}
+	for i := 0; i < 11; i++ {
+		if st := b.Audit("veteran", false, now); st == Excluded {
+			t.Fatalf("excluded after %d failures in a row", i+1)
+		}
+	}
+	if st := b.Audit("veteran", false, now); st != Excluded {
+		t.Fatalf("12 failures in a row: %v (%s)", st, b.Info("veteran", now).Reason)
+	}
+	// Failures with passes between them do not make a run.
+	for i := 0; i < 30; i++ {
+		b.Audit("other", i%2 == 0, now)
+	}
+	in := b.Info("other", now)
+	if in.State == Excluded {
+		t.Fatalf("alternating failures excluded a peer: %s", in.Reason)
+	}
+	// A fresh peer that fails three of its first audits is warned: it
+	// weighs a tenth of a fresh one that passed.
+	for i := 0; i < 3; i++ {
+		b.Audit("shaky", false, now)
+		b.Audit("steady", true, now)
+	}
+	if st := b.Info("shaky", now).State; st != Warned {
+		t.Fatalf("three failures from the prior: %v", st)
+	}
+	if ws, wg := b.Weight("shaky", now), b.Weight("steady", now); !(ws < 0.12*wg) {
+		t.Fatalf("a warned peer weighs %v, a good one %v", ws, wg)
+	}
+}

@@ -22,6 +22,15 @@ type Config struct {
 	// is warned (0.9) and excluded (0.6). Exclusion is final until
 	// Reinstate.
 	WarnScore, ExcludeScore float64
+	// ExcludeAfter failed audits in a row exclude a peer whatever its
+	// score (12): a peer with a long honest history that lost its data
+	// would otherwise need hundreds of failures to fall below
+	// ExcludeScore (the churn simulation saw it). The run is not kept
+	// across restarts (MarshalBinary): it starts again from 0.
+	ExcludeAfter int
+	// WarnedWeight multiplies a warned peer's placement weight (0.1), so
+	// that it gets few new fragments while it is in doubt.
+	WarnedWeight float64
 	// VetAudits and VetTime: a peer is vetted once it has passed this
 	// many audits (10) and been known this long (72 h). Until then it
 	// gets UnvettedWeight (0.05) of the placement weight it would have.
@@ -44,6 +53,10 @@ func (c *Config) defaults() {
 	def(&c.WarnScore, 0.9)
 	def(&c.ExcludeScore, 0.6)
 	def(&c.UnvettedWeight, 0.05)
+	def(&c.WarnedWeight, 0.1)
+	if c.ExcludeAfter == 0 {
+		c.ExcludeAfter = 12
+	}
 	if c.VetAudits == 0 {
 		c.VetAudits = 10
 	}
@@ -116,6 +129,7 @@ type peer struct {
 	state                  State
 	reason                 string
 	audited, probedAtLeast bool
+	streak                 int // failed audits in a row (not persisted)
 }
 
 // Book keeps the reputation of every peer this node deals with: events
@@ -154,9 +168,11 @@ func (b *Book) Audit(id string, passed bool, now time.Time) State {
 	if passed {
 		p.alpha, p.beta = l*p.alpha+1, l*p.beta
 		p.passed++
+		p.streak = 0
 	} else {
 		p.alpha, p.beta = l*p.alpha, l*p.beta+1
 		p.failed++
+		p.streak++
 	}
 	p.audited, p.lastAudit = true, now
 	if p.state == Excluded {
@@ -164,6 +180,9 @@ func (b *Book) Audit(id string, passed bool, now time.Time) State {
 	}
 	score := p.alpha / (p.alpha + p.beta)
 	switch {
+	case p.streak >= b.cfg.ExcludeAfter:
+		p.state = Excluded
+		p.reason = fmt.Sprintf("%d audits failed in a row (%d of %d in all)", p.streak, p.failed, p.passed+p.failed)
 	case score < b.cfg.ExcludeScore:
 		p.state = Excluded
 		p.reason = fmt.Sprintf("audit score %.2f fell below %.2f (%d of %d audits failed)",
@@ -279,7 +298,8 @@ func (b *Book) All(now time.Time) []Info {
 }
 
 // Weight is peer id's placement weight at now (for weighted rendezvous):
-// 0 when excluded; else its audit score times its availability (when
+// 0 when excluded; else its audit score (times WarnedWeight while
+// warned) times its availability (when
 // probed; never below 0.05, so a peer seen offline once still gets a
 // little), times UnvettedWeight until it is vetted. A peer never seen
 // weighs UnvettedWeight.
@@ -289,6 +309,9 @@ func (b *Book) Weight(id string, now time.Time) float64 {
 		return 0
 	}
 	w := in.Score
+	if in.State == Warned {
+		w *= b.cfg.WarnedWeight
+	}
 	if in.Probed {
 		w *= max(in.Availability, 0.05)
 	}
