@@ -69,6 +69,14 @@ type Config struct {
 	// DefaultMemoryLimit/DefaultFDLimit.
 	MemoryLimit int64
 	FDLimit     int
+	// AcceptRate caps how many new inbound connections a second the node
+	// accepts (a token bucket of AcceptBurst), so a bootstrap node that a
+	// whole network rejoins through at once stays responsive: connections
+	// over the cap are closed before their handshake and their dialers
+	// retry with backoff. 0 means DefaultAcceptRate/DefaultAcceptBurst;
+	// a negative rate, no cap.
+	AcceptRate  float64
+	AcceptBurst int
 	// Logf receives progress and retry messages; nil means silent. It may
 	// be called from several goroutines at once.
 	Logf func(format string, args ...any)
@@ -84,12 +92,13 @@ type Config struct {
 // background loops that bootstrap, advertise the node as a storage peer and
 // find the others. All methods are safe for concurrent use.
 type Node struct {
-	h    host.Host
-	dht  *dht.IpfsDHT
-	disc *drouting.RoutingDiscovery
-	mdns interface{ Close() error }
-	logf func(string, ...any)
-	boot []peer.AddrInfo
+	h     host.Host
+	dht   *dht.IpfsDHT
+	disc  *drouting.RoutingDiscovery
+	mdns  interface{ Close() error }
+	logf  func(string, ...any)
+	boot  []peer.AddrInfo
+	gater *acceptGater
 
 	validators map[string]Validator // by namespace; read-only after New
 
@@ -167,6 +176,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.logf == nil {
 		n.logf = func(string, ...any) {}
 	}
+	rate, burst := cfg.AcceptRate, cfg.AcceptBurst
+	if rate == 0 {
+		rate = DefaultAcceptRate
+	}
+	if burst <= 0 {
+		burst = DefaultAcceptBurst
+	}
+	n.gater = newAcceptGater(rate, burst, nil, n.logf)
 
 	opts, err := hostOptions(cfg, sk, listen)
 	if err != nil {
@@ -174,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	var relayHost atomic.Pointer[Node]
 	opts = append(opts,
+		libp2p.ConnectionGater(n.gater),
 		libp2p.EnableAutoRelayWithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
 			return relayHost.Load().relayCandidates(num)
 		}),
