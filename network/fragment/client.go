@@ -113,8 +113,19 @@ func (r *remote) Put(ctx context.Context, ref storage.Ref, data []byte) error {
 }
 
 func (r *remote) Get(ctx context.Context, ref storage.Ref) ([]byte, error) {
+	return r.GetToVerified(ctx, nil, ref)
+}
+
+// GetToVerified is Get reading the fragment into dst when cap(dst) is
+// enough for it (the result then aliases dst; a longer one is allocated):
+// a reader that recycles fragment buffers (storage/blob's fetch) neither
+// allocates nor zeroes one per fragment. Like Get it returns only bytes
+// whose erasure.Root is ref, checked here, in this process, after the
+// last byte arrived: a caller need not hash them again. On error the
+// contents of dst are unspecified.
+func (r *remote) GetToVerified(ctx context.Context, dst []byte, ref storage.Ref) ([]byte, error) {
 	const op = "get fragment"
-	resp, err := r.c.roundTrip(ctx, op, r.p, &request{Op: opGet, Ref: ref}, nil, MaxFragment)
+	resp, err := r.c.roundTripTo(ctx, op, r.p, &request{Op: opGet, Ref: ref}, nil, MaxFragment, dst)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +192,14 @@ func (c *Client) CloseIdle() { c.rt.CloseIdle() }
 // transport or format failures, classified; a refusal is a response with
 // its status.
 func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req *request, body []byte, maxBody uint32) (response, error) {
+	return c.roundTripTo(ctx, op, p, req, body, maxBody, nil)
+}
+
+// roundTripTo is roundTrip reading the response's body into dst when it
+// has room (proto.Client.RoundTripTo).
+func (c *Client) roundTripTo(ctx context.Context, op string, p storage.PeerID, req *request, body []byte, maxBody uint32, dst []byte) (response, error) {
 	req.Version = Version
 	d := proto.Deadlines(c.Deadlines.withDefaults())
 	head := req.appendHeader(make([]byte, 0, headerSize+ownerSize+8+sigSize))
-	return c.rt.RoundTrip(ctx, op, p, d, head, body, maxBody)
+	return c.rt.RoundTripTo(ctx, op, p, d, head, body, maxBody, dst)
 }

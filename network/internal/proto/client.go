@@ -52,6 +52,14 @@ func NewClient(h host.Host, id protocol.ID) *Client {
 // arrives (the server closed it meanwhile) is replaced by a new one,
 // once: the protocol's requests must be idempotent.
 func (c *Client) RoundTrip(ctx context.Context, op string, p storage.PeerID, d Deadlines, head, body []byte, maxBody uint32) (Response, error) {
+	return c.RoundTripTo(ctx, op, p, d, head, body, maxBody, nil)
+}
+
+// RoundTripTo is RoundTrip reading the response's body into dst when it
+// has room for it (ReadBodyTo), so that a caller recycling buffers (the
+// fragment client's GETs) does not allocate and zero one per response.
+// The response's Body then aliases dst.
+func (c *Client) RoundTripTo(ctx context.Context, op string, p storage.PeerID, d Deadlines, head, body []byte, maxBody uint32, dst []byte) (Response, error) {
 	if err := ctx.Err(); err != nil {
 		return Response{}, storage.Ef(op, storage.Canceled, p.Short(), err)
 	}
@@ -61,7 +69,7 @@ func (c *Client) RoundTrip(ctx context.Context, op string, p storage.PeerID, d D
 	}
 	if d.Idle > 0 {
 		if s := c.take(pid, d.Idle*2/3); s != nil {
-			resp, answered, err := c.exchange(ctx, op, p, pid, s, d, head, body, maxBody)
+			resp, answered, err := c.exchange(ctx, op, p, pid, s, d, head, body, maxBody, dst)
 			if err == nil || answered || ctx.Err() != nil {
 				return resp, err
 			}
@@ -73,14 +81,14 @@ func (c *Client) RoundTrip(ctx context.Context, op string, p storage.PeerID, d D
 	if err != nil {
 		return Response{}, streamguard.Classify(ctx, op, p, err)
 	}
-	resp, _, err := c.exchange(ctx, op, p, pid, s, d, head, body, maxBody)
+	resp, _, err := c.exchange(ctx, op, p, pid, s, d, head, body, maxBody, dst)
 	return resp, err
 }
 
 // exchange is one request and response on s; answered reports whether a
 // response header arrived. s is kept for reuse after an ok or not-found
 // answer without a body left unread, and reset or closed otherwise.
-func (c *Client) exchange(ctx context.Context, op string, p storage.PeerID, pid peer.ID, s network.Stream, d Deadlines, head, body []byte, maxBody uint32) (resp Response, answered bool, err error) {
+func (c *Client) exchange(ctx context.Context, op string, p storage.PeerID, pid peer.ID, s network.Stream, d Deadlines, head, body []byte, maxBody uint32, dst []byte) (resp Response, answered bool, err error) {
 	limit := d.Header
 	if d.MinRate > 0 {
 		limit += d.Body(len(body)) // the request's header and body, then the response's header
@@ -118,7 +126,7 @@ func (c *Client) exchange(ctx context.Context, op string, p storage.PeerID, pid 
 		if d.MinRate > 0 {
 			g.Extend(d.Body(int(resp.Len)))
 		}
-		if resp.Body, err = ReadBody(s, int(resp.Len)); err != nil {
+		if resp.Body, err = ReadBodyTo(s, dst, int(resp.Len)); err != nil {
 			return Response{}, true, g.Fail(op, p, err)
 		}
 	}

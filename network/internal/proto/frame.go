@@ -116,6 +116,18 @@ func ReadBody(rd io.Reader, n int) ([]byte, error) {
 	return b, nil
 }
 
+// ReadBodyTo is ReadBody into dst[:n] when cap(dst) >= n (then no
+// allocation, and the result aliases dst); otherwise it is ReadBody. n
+// must already be checked against its cap.
+func ReadBodyTo(rd io.Reader, dst []byte, n int) ([]byte, error) {
+	if cap(dst) < n {
+		return ReadBody(rd, n)
+	}
+	b := dst[:n]
+	m, err := io.ReadFull(rd, b)
+	return b[:m], err
+}
+
 // SignedMessage is what a request signed for one server covers:
 // domain · uint16 len(server) · server · the fields in order, where
 // server is the raw bytes of the receiving peer's ID. Naming the server
