@@ -236,17 +236,47 @@ func (p *placer) place(ctx context.Context, key [32]byte, frags [][]byte, refs [
 type getResult struct {
 	frag int // index into c.Frags
 	data []byte
+	buf  *[]byte // data's pooled buffer, or nil
 	err  error
 }
 
-// fetch gets c.K verified fragments of c, asking K+extra holders at once
-// and another for each that fails. The result has length c.N with nil for
-// fragments not fetched.
+// verifiedGetter is a store whose GetToVerified reads a fragment into dst
+// (when it has room) and returns only bytes whose erasure.Root is the ref,
+// checked in this process after the last byte arrived: the fragment
+// protocol's client (network/fragment). fetch does not hash what such a
+// store returns a second time; from any other store (a test's, a
+// wrapper) it checks every fragment itself.
+type verifiedGetter interface {
+	GetToVerified(ctx context.Context, dst []byte, ref storage.Ref) ([]byte, error)
+}
+
+// fetch gets c.K verified fragments of c (fetchTo without recycled
+// buffers). The result has length c.N with nil for fragments not fetched.
 func (p *placer) fetch(ctx context.Context, c *Chunk, extra int) ([][]byte, error) {
+	out, _, err := p.fetchTo(ctx, c, extra, false)
+	return out, err
+}
+
+// fetchTo gets c.K verified fragments of c, data fragments first: it asks
+// K holders, another for each that fails, and when the transfers are slow
+// to finish it hedges like place: once half of K have landed it knows how
+// long a transfer takes, and a transfer still running hedgeFactor times
+// that long later (plus hedgeSlack) is a straggler; then up to extra more
+// holders are asked beside the ones still running, and the same wait
+// again finds stragglers among those. Asking K+extra at once (as fetch
+// first did) cost every peer and the client ~20 % more bytes served,
+// sent, decrypted and hashed for transfers that were then cancelled.
+//
+// With pooled, fragments are read into recycled buffers, and release
+// gives them back: call it once the fragments are no longer used (it is
+// never nil). The result has length c.N with nil for fragments not
+// fetched.
+func (p *placer) fetchTo(ctx context.Context, c *Chunk, extra int, pooled bool) (out [][]byte, release func(), err error) {
 	if len(c.Frags) < c.K {
-		return nil, storage.E("get chunk", storage.Unavailable,
+		return nil, func() {}, storage.E("get chunk", storage.Unavailable,
 			fmt.Errorf("manifest lists %d fragments, %d needed", len(c.Frags), c.K))
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Data fragments first: decoding needs no reconstruction when all of
@@ -255,36 +285,104 @@ func (p *placer) fetch(ctx context.Context, c *Chunk, extra int) ([][]byte, erro
 	for i := range todo {
 		todo[i] = i
 	}
-	parent := ctx
+	sort.SliceStable(todo, func(a, b int) bool { return c.Frags[todo[a]].Index < c.Frags[todo[b]].Index })
+	fragSize := erasure.FragmentSize(c.K, c.SealedLen)
+	// Each entry of c.Frags is started at most once: the buffer holds
+	// every result, so late goroutines never block.
 	results := make(chan getResult, len(c.Frags))
 	start := func(i int) {
 		go func() {
 			f := c.Frags[i]
-			data, err := p.net.Store(f.Holder).Get(ctx, f.Ref)
-			// Stores verify what they return, but a store is not
-			// trusted: only fragments matching the manifest count.
-			if err == nil && storage.Ref(erasure.Root(data)) != f.Ref {
-				data, err = nil, storage.Ef("get fragment", storage.Corrupt, f.Ref.Short(), errors.New("content does not match its ref"))
+			st := p.net.Store(f.Holder)
+			var r getResult
+			r.frag = i
+			if vg, ok := st.(verifiedGetter); ok {
+				var dst []byte
+				if pooled && fragSize > 0 {
+					r.buf = bufs.get(fragSize)
+					dst = (*r.buf)[:0]
+				}
+				r.data, r.err = vg.GetToVerified(ctx, dst, f.Ref)
+			} else {
+				r.data, r.err = st.Get(ctx, f.Ref)
+				// Stores verify what they return, but a store is not
+				// trusted: only fragments matching the manifest count.
+				if r.err == nil && storage.Ref(erasure.Root(r.data)) != f.Ref {
+					r.err = storage.Ef("get fragment", storage.Corrupt, f.Ref.Short(), errors.New("content does not match its ref"))
+				}
 			}
-			results <- getResult{frag: i, data: data, err: err}
+			if r.err != nil {
+				r.data = nil
+				if r.buf != nil {
+					bufs.put(r.buf)
+					r.buf = nil
+				}
+			}
+			results <- r
 		}()
 	}
-	inflight := 0
-	for inflight < c.K+extra && len(todo) > 0 {
-		start(todo[0])
-		todo = todo[1:]
-		inflight++
+	out = make([][]byte, c.N)
+	var held []*[]byte // pooled buffers in out
+	release = func() {
+		for _, b := range held {
+			bufs.put(b)
+		}
+		held = nil
 	}
-	out := make([][]byte, c.N)
-	got := 0
+	got, inflight := 0, 0
+	// fill starts fragments until need of them are in flight beside the
+	// ones landed.
+	fill := func(need int) {
+		for inflight < need && len(todo) > 0 && parent.Err() == nil {
+			start(todo[0])
+			todo = todo[1:]
+			inflight++
+		}
+	}
+	fill(c.K)
+
+	t0 := time.Now()
+	var hedgeAfter time.Duration
+	var hedge <-chan time.Time
+	var hedgeTimer *time.Timer
+	defer func() {
+		if hedgeTimer != nil {
+			hedgeTimer.Stop()
+		}
+	}()
 	var lastErr error
 	corrupt := 0
 	for inflight > 0 && got < c.K {
-		r := <-results
+		var r getResult
+		select {
+		case r = <-results:
+		case <-hedge:
+			fill(c.K - got + extra)
+			hedgeTimer.Reset(hedgeAfter)
+			continue
+		}
 		inflight--
 		if r.err == nil {
-			out[c.Frags[r.frag].Index] = r.data
+			idx := c.Frags[r.frag].Index
+			if idx < 0 || idx >= c.N || out[idx] != nil {
+				// A second holder of the same index (or an index the
+				// code has not): not one more distinct fragment.
+				if r.buf != nil {
+					bufs.put(r.buf)
+				}
+				fill(c.K - got)
+				continue
+			}
+			out[idx] = r.data
+			if r.buf != nil {
+				held = append(held, r.buf)
+			}
 			got++
+			if hedgeTimer == nil && 2*got >= c.K && got < c.K {
+				hedgeAfter = hedgeFactor*time.Since(t0) + hedgeSlack
+				hedgeTimer = time.NewTimer(hedgeAfter)
+				hedge = hedgeTimer.C
+			}
 			continue
 		}
 		lastErr = r.err
@@ -294,19 +392,16 @@ func (p *placer) fetch(ctx context.Context, c *Chunk, extra int) ([][]byte, erro
 		if p.logf != nil {
 			p.logf("fetch: fragment %d from %s: %v", c.Frags[r.frag].Index, c.Frags[r.frag].Holder.Short(), r.err)
 		}
-		if len(todo) > 0 && parent.Err() == nil {
-			start(todo[0])
-			todo = todo[1:]
-			inflight++
-		}
+		fill(c.K - got)
 	}
 	if got < c.K {
+		release()
 		kind := storage.Unavailable
 		if parent.Err() != nil {
 			kind, lastErr = storage.Canceled, parent.Err()
 		}
-		return nil, storage.E("get chunk", kind,
+		return nil, func() {}, storage.E("get chunk", kind,
 			fmt.Errorf("%d of %d needed fragments reachable and intact (%d corrupt); last error: %v", got, c.K, corrupt, lastErr))
 	}
-	return out, nil
+	return out, release, nil
 }
