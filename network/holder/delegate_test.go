@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/chunker"
+	"github.com/cairn-storage/cairn/storage/storetest"
 )
 
 // peers is a storage.Network of some holders of a cluster, reached
@@ -38,24 +39,6 @@ func (p *peers) Peers(context.Context) ([]storage.PeerInfo, error) {
 }
 
 func (p *peers) Store(id storage.PeerID) storage.FragmentStore { return p.fc.Store(id) }
-
-type history struct {
-	mu sync.Mutex
-	m  map[string]time.Time
-}
-
-func (h *history) LastHeld(_ context.Context, ref storage.Ref, p storage.PeerID) (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t, ok := h.m[string(ref[:])+string(p)]
-	return t, ok
-}
-
-func (h *history) SetHeld(_ context.Context, ref storage.Ref, p storage.PeerID, at time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.m[string(ref[:])+string(p)] = at
-}
 
 // The whole delegation on real holders: the owner puts a file and hands
 // a delegate (another node, its own key, no keys of the owner's) a
@@ -132,7 +115,7 @@ func TestDelegatedRepairOnHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	opts := blob.CheckOptions{Auditor: ac.Auditor(4), History: &history{m: map[string]time.Time{}},
+	opts := blob.CheckOptions{Auditor: ac.Auditor(4), History: storetest.NewHistory(),
 		Now: func() time.Time { return now }, Repair: true}
 	h, changed, err := dc.CheckCapability(ctx, capa, opts)
 	if err != nil || changed || !h.OK() || h.Failed+h.Away != 0 {

@@ -92,18 +92,7 @@ func TestAuditsRenewLeases(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const lease = 3 * time.Second
-	hs, err := StartCluster(ctx, t.TempDir(), 3, func(ctx context.Context, i int, c Config) (*Holder, error) {
-		c.Contribute, c.Grace = 1<<30, 1<<30
-		c.Lease, c.LeaseCheck = lease, 200*time.Millisecond
-		return Start(ctx, c)
-	}, (*Holder).Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { CloseAll(hs) }()
-	if _, err := hs[0].Net.WaitPeers(ctx, fragment.ProtocolID, 2, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	hs := leaseCluster(ctx, t, lease)
 	owner := ed25519.NewKeyFromSeed(make([]byte, 32))
 	stranger := ed25519.NewKeyFromSeed(append(make([]byte, 31), 1))
 	holder := hs[1].Net.ID()
@@ -159,18 +148,7 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const lease = 3 * time.Second
-	hs, err := StartCluster(ctx, t.TempDir(), 3, func(ctx context.Context, i int, c Config) (*Holder, error) {
-		c.Contribute, c.Grace = 1<<30, 1<<30
-		c.Lease, c.LeaseCheck = lease, 200*time.Millisecond
-		return Start(ctx, c)
-	}, (*Holder).Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { CloseAll(hs) }()
-	if _, err := hs[0].Net.WaitPeers(ctx, fragment.ProtocolID, 2, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	hs := leaseCluster(ctx, t, lease)
 	owner := ed25519.NewKeyFromSeed(make([]byte, 32))
 	var ownerPub [32]byte
 	copy(ownerPub[:], owner.Public().(ed25519.PublicKey))
@@ -285,4 +263,23 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	if err := dc2.Audit(ctx, holder, kept, 1); err != nil {
 		t.Fatalf("under a new certificate, serial 2: %v", err)
 	}
+}
+
+// leaseCluster starts three holders with a short lease, checked often,
+// that see each other; they are closed when the test ends.
+func leaseCluster(ctx context.Context, t *testing.T, lease time.Duration) []*Holder {
+	t.Helper()
+	hs, err := StartCluster(ctx, t.TempDir(), 3, func(ctx context.Context, i int, c Config) (*Holder, error) {
+		c.Contribute, c.Grace = 1<<30, 1<<30
+		c.Lease, c.LeaseCheck = lease, 200*time.Millisecond
+		return Start(ctx, c)
+	}, (*Holder).Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { CloseAll(hs) })
+	if _, err := hs[0].Net.WaitPeers(ctx, fragment.ProtocolID, 2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return hs
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-storage/cairn/cryptree"
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/storetest"
 )
 
 // An owner hands a delegate a Capability and goes offline; holders die;
@@ -68,7 +69,7 @@ func TestDelegatedRepair(t *testing.T) {
 	}
 
 	// The delegate: another node, a client with no keys of the owner's.
-	hist := &memHistory{m: map[string]time.Time{}}
+	hist := storetest.NewHistory()
 	now := time.Now()
 	d := down{net, map[storage.PeerID]bool{}}
 	dcfg := cfg
@@ -77,7 +78,7 @@ func TestDelegatedRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: func() time.Time { return now }, Repair: true}
+	opts := CheckOptions{Auditor: storetest.Auditor(d), History: hist, Now: func() time.Time { return now }, Repair: true}
 	h, changed, err := delegate.CheckCapability(ctx, got, opts)
 	if err != nil || changed || !h.OK() {
 		t.Fatalf("healthy capability: %+v, %v, %v", h, changed, err)

@@ -3,47 +3,13 @@ package blob
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairn-storage/cairn/cryptree"
-	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
+	"github.com/cairn-storage/cairn/storage/storetest"
 )
-
-// storeAuditor audits by reading the fragment back whole: what an audit
-// proves, without the protocol.
-type storeAuditor struct{ net storage.Network }
-
-func (a storeAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
-	b, err := a.net.Store(p).Get(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if erasure.Root(b) != ref {
-		return storage.E("audit", storage.Corrupt, errors.New("wrong bytes"))
-	}
-	return nil
-}
-
-type memHistory struct {
-	mu sync.Mutex
-	m  map[string]time.Time
-}
-
-func (h *memHistory) LastHeld(_ context.Context, ref storage.Ref, p storage.PeerID) (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t, ok := h.m[string(ref[:])+string(p)]
-	return t, ok
-}
-
-func (h *memHistory) SetHeld(_ context.Context, ref storage.Ref, p storage.PeerID, at time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.m[string(ref[:])+string(p)] = at
-}
 
 // down is a network on which some peers are unreachable.
 type down struct {
@@ -78,7 +44,7 @@ func TestCheckAndRepair(t *testing.T) {
 	if len(m.Chunks) < 2 {
 		t.Fatalf("%d chunks; the test wants several", len(m.Chunks))
 	}
-	hist := &memHistory{m: map[string]time.Time{}}
+	hist := storetest.NewHistory()
 	now := time.Now()
 	clock := func() time.Time { return now }
 	d := down{net, map[storage.PeerID]bool{}}
@@ -87,7 +53,7 @@ func TestCheckAndRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: clock, Repair: true}
+	opts := CheckOptions{Auditor: storetest.Auditor(d), History: hist, Now: clock, Repair: true}
 
 	h, err := delegate.Check(ctx, m, opts)
 	if err != nil || h.Changed || !h.OK() || h.Audits != 7*len(m.Chunks) {
@@ -152,11 +118,11 @@ func TestRepairWaitsAndGrace(t *testing.T) {
 	net := newNet(12)
 	c := newClient(t, net, Config{K: 4, M: 3, Extra: -1})
 	m := put(t, c, randBytes(12, 50<<10))
-	hist := &memHistory{m: map[string]time.Time{}}
+	hist := storetest.NewHistory()
 	now := time.Now()
 	d := down{net, map[storage.PeerID]bool{}}
 	r := newClient(t, d, Config{K: 4, M: 3, Extra: -1})
-	opts := CheckOptions{Auditor: storeAuditor{d}, History: hist, Now: func() time.Time { return now }, Repair: true}
+	opts := CheckOptions{Auditor: storetest.Auditor(d), History: hist, Now: func() time.Time { return now }, Repair: true}
 	if _, err := r.Check(ctx, m, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +164,7 @@ func TestForcedRepair(t *testing.T) {
 	for _, f := range m.Chunks[0].Frags[:2] {
 		d.away[f.Holder] = true
 	}
-	opts := CheckOptions{Auditor: storeAuditor{d}, Repair: true}
+	opts := CheckOptions{Auditor: storetest.Auditor(d), Repair: true}
 	if h, _ := r.Check(ctx, m, opts); h.Changed {
 		t.Fatalf("two of seven away: repaired without force: %+v", h.Chunks[0])
 	}

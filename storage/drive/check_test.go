@@ -3,28 +3,16 @@ package drive
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
 	"github.com/cairn-storage/cairn/storage/memstore"
+	"github.com/cairn-storage/cairn/storage/storetest"
 )
-
-// readAuditor audits by reading the fragment whole.
-type readAuditor struct{ net storage.Network }
-
-func (a readAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
-	b, err := a.net.Store(p).Get(ctx, ref)
-	if err == nil && erasure.Root(b) != ref {
-		err = storage.E("audit", storage.Corrupt, errors.New("wrong bytes"))
-	}
-	return err
-}
 
 // Two wiped peers: check finds every file short, --repair brings each
 // chunk of every version back to full health on the other peers, in
@@ -48,7 +36,7 @@ func TestCheckRepairsInPlace(t *testing.T) {
 	check := func(repair bool) map[string]FileHealth {
 		t.Helper()
 		got := map[string]FileHealth{}
-		err := d.Check(ctx, "/", blob.CheckOptions{Auditor: readAuditor{e.net}, Repair: repair}, func(h FileHealth) error {
+		err := d.Check(ctx, "/", blob.CheckOptions{Auditor: storetest.Auditor(e.net), Repair: repair}, func(h FileHealth) error {
 			got[h.Path] = h
 			return nil
 		})
@@ -131,7 +119,7 @@ func TestAuditLoopRepairs(t *testing.T) {
 	rounds := make(chan struct{}, 100)
 	m := NewMaintenance(ctx, d, MaintenanceOptions{Logf: t.Logf, Audit: &AuditOptions{
 		Every: 5 * time.Millisecond, Budget: 50,
-		Check: blob.CheckOptions{Auditor: readAuditor{e.net}, Repair: true},
+		Check: blob.CheckOptions{Auditor: storetest.Auditor(e.net), Repair: true},
 		Round: func(context.Context) {
 			select {
 			case rounds <- struct{}{}:
@@ -151,7 +139,7 @@ func TestAuditLoopRepairs(t *testing.T) {
 	if q := m.RepairQueue(); q != 0 {
 		t.Fatalf("repair queue %d after the loop went over everything", q)
 	}
-	err := d.Check(ctx, "/", blob.CheckOptions{Auditor: readAuditor{e.net}}, func(h FileHealth) error {
+	err := d.Check(ctx, "/", blob.CheckOptions{Auditor: storetest.Auditor(e.net)}, func(h FileHealth) error {
 		if !h.OK || h.Failed != 0 {
 			t.Errorf("%s after the loop: %+v", h.Path, h)
 		}
@@ -174,7 +162,7 @@ func TestAuditLoopPaces(t *testing.T) {
 	var audits atomic.Int64
 	counting := auditFunc(func(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
 		audits.Add(1)
-		return readAuditor{e.net}.Audit(ctx, p, ref)
+		return storetest.Auditor(e.net).Audit(ctx, p, ref)
 	})
 	m := NewMaintenance(ctx, d, MaintenanceOptions{Audit: &AuditOptions{Every: 2 * time.Millisecond, Budget: 1000, Pass: time.Hour,
 		Check: blob.CheckOptions{Auditor: counting}}})
