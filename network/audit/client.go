@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -22,11 +23,24 @@ type Client struct {
 	key  ed25519.PrivateKey
 	cert []byte // a delegate's: its audits are PROVE-DELEGATED under it
 	now  func() time.Time
+	t    *traffic
 }
+
+// traffic counts what a client's audits moved, shared with its
+// delegated copies.
+type traffic struct{ sent, received, audits atomic.Int64 }
 
 // NewClient returns a client that signs its audits with key.
 func NewClient(h host.Host, key ed25519.PrivateKey) *Client {
-	return &Client{c: proto.NewClient(h, ProtocolID), key: key, now: time.Now}
+	return &Client{c: proto.NewClient(h, ProtocolID), key: key, now: time.Now, t: &traffic{}}
+}
+
+// Traffic is what this client's audits (and its Delegated copies') have
+// sent and received since it was made: requests and answer bodies (the
+// protocol's frame headers, a few bytes each, and the transport's
+// framing are not counted), and how many audits were answered.
+func (c *Client) Traffic() (sent, received, audits int64) {
+	return c.t.sent.Load(), c.t.received.Load(), c.t.audits.Load()
 }
 
 // Delegated returns a client that audits for the owner of cert (SignCert)
@@ -103,10 +117,14 @@ func (c *Client) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref, l
 		return storage.E(op, storage.IO, err)
 	}
 	req.sign(c.key, server)
-	resp, err := c.c.RoundTrip(ctx, op, p, Deadlines, req.append(nil), nil, maxBody)
+	wire := req.append(nil)
+	resp, err := c.c.RoundTrip(ctx, op, p, Deadlines, wire, nil, maxBody)
 	if err != nil {
 		return err
 	}
+	c.t.sent.Add(int64(len(wire)))
+	c.t.received.Add(int64(len(resp.Body)))
+	c.t.audits.Add(1)
 	if resp.Status != proto.OK {
 		return statuses.Error(op, p, &resp)
 	}
