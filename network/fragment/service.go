@@ -85,6 +85,16 @@ type verifiedPutter interface {
 	PutVerified(ctx context.Context, ref storage.Ref, data []byte) error
 }
 
+// summedPutter is implemented by stores that, given a fragment the
+// caller has just verified, also record a cheap checksum of it
+// (badgerstore.Fragments' CRC-32C) and check that instead of the Merkle
+// root when it is read: a GET then costs the holder a tenth of the
+// hashing. The client verifies every fragment it gets against the ref in
+// any case (docs/DESIGN.md, "Verification on the read path").
+type summedPutter interface {
+	PutVerifiedSum(ctx context.Context, ref storage.Ref, data []byte) error
+}
+
 // getterTo is implemented by stores that can read a fragment into a
 // buffer of the caller's (badgerstore.Fragments), so GETs need not
 // allocate.
@@ -365,8 +375,11 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 			return err // a PUT again is a renewal of the owner's lease (lease.go)
 		}
 	}
-	// data was verified above: a store that can skip its own check does.
-	if vp, ok := s.cfg.Store.(verifiedPutter); ok {
+	// data was verified above: a store that can skip its own check does
+	// (and one that can keeps a checksum for the reads).
+	if sp, ok := s.cfg.Store.(summedPutter); ok {
+		err = sp.PutVerifiedSum(ctx, req.Ref, data)
+	} else if vp, ok := s.cfg.Store.(verifiedPutter); ok {
 		err = vp.PutVerified(ctx, req.Ref, data)
 	} else {
 		err = s.cfg.Store.Put(ctx, req.Ref, data)

@@ -24,8 +24,13 @@
 //	"CFR\x01" ‖ ref (32 bytes) ‖ payload length (uint32 big-endian) ‖ payload
 //
 // so that a repair tool can find records without the index; the store
-// itself only reads payloads through the index and verifies each against
-// its ref (erasure.Root). A put writes the record first and commits the
+// itself only reads payloads through the index and verifies each: against
+// the CRC-32C its location records (Put, and PutVerifiedSum, which the
+// fragment service uses: the bytes were checked against the ref just
+// before the checksum was taken), or against its ref (erasure.Root) for a
+// location without one (PutVerified, and locations written before
+// checksums). GC's copies and Corrupt's damage keep the original's
+// checksum, so damage is never blessed by a later one. A put writes the record first and commits the
 // index second: a crash in between leaves unreferenced bytes, which GC
 // reclaims. GC finds each sealed segment's live bytes by scanning the
 // index, removes segments with none and compacts those less than half
@@ -65,7 +70,9 @@
 //
 //	"f/" + ref             where the fragment is: 0x01 ‖ segment (uint32) ‖
 //	                       offset of the payload (uint64) ‖ length (uint32),
-//	                       big-endian; in memory, the fragment bytes
+//	                       big-endian, or 0x02 ‖ the same ‖ the payload's
+//	                       CRC-32C (Castagnoli, uint32); in memory, the
+//	                       fragment bytes
 //	"z/" + ref             fragment size, 8 bytes big-endian
 //	"meta/fragment-format" 0x02 (on disk): the "f/" records are locations
 //	"k/" + namespace + "/" + key   KV values

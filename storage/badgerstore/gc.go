@@ -216,6 +216,9 @@ func (f *Fragments) compact(moving map[uint32]bool) (dest, failed map[uint32]boo
 			failed[r.loc.seg] = true
 			continue
 		}
+		// Not verified, so the copy keeps the original's checksum: bytes
+		// damaged before the copy still read as Corrupt after it.
+		w.loc = w.loc.withSum(r.loc)
 		dest[w.loc.seg] = true
 		copies = append(copies, copied{r, w})
 	}

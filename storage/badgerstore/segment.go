@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cairn-storage/cairn/erasure"
 	"github.com/cairn-storage/cairn/storage"
 )
 
@@ -35,30 +37,70 @@ const (
 	// not one we wrote.
 	maxOffset = 1 << 40
 
-	locTag  = 1                // first byte of a location value
-	locSize = 1 + 4 + 8 + 4    // tag, segment, offset, length
-	minSeg  = int64(64 << 10)  // smallest Options.SegmentSize
-	maxSeg  = int64(4<<30 - 1) // largest Options.SegmentSize
-	defSeg  = int64(256 << 20) // Options.SegmentSize 0
+	locTag    = 1                // first byte of a location value
+	locTagSum = 2                // first byte of a location with a checksum
+	locSize1  = 1 + 4 + 8 + 4    // tag, segment, offset, length
+	locSize   = locSize1 + 4     // the same and the payload's CRC-32C (tag 2)
+	minSeg    = int64(64 << 10)  // smallest Options.SegmentSize
+	maxSeg    = int64(4<<30 - 1) // largest Options.SegmentSize
+	defSeg    = int64(256 << 20) // Options.SegmentSize 0
 )
 
 // location says where a fragment's payload lives: n bytes at off in
 // segment seg. off is the payload's offset, after the record header.
+// With hasSum, sum is the CRC-32C (Castagnoli) of the payload, taken when
+// it was stored from bytes verified against the ref: a read checks that
+// instead of the ref's Merkle root (erasure.Root), at a tenth of the
+// cost, which is what a GET pays on a holder (see doc.go).
 type location struct {
-	seg uint32
-	off int64
-	n   int64
+	seg    uint32
+	off    int64
+	n      int64
+	sum    uint32
+	hasSum bool
 }
+
+// crcTable is CRC-32C's, computed with the CPU's instruction where there
+// is one.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// checksum is the payload checksum of a tag-2 location.
+func checksum(data []byte) uint32 { return crc32.Checksum(data, crcTable) }
 
 // encode returns the location's value for the "f/" record: the tag byte
 // 0x01, then segment (uint32), offset (uint64) and length (uint32), all
-// big-endian.
+// big-endian; with a checksum the tag is 0x02 and the CRC-32C (uint32
+// big-endian) follows.
 func (l location) encode() []byte {
 	b := make([]byte, 0, locSize)
-	b = append(b, locTag)
+	if l.hasSum {
+		b = append(b, locTagSum)
+	} else {
+		b = append(b, locTag)
+	}
 	b = binary.BigEndian.AppendUint32(b, l.seg)
 	b = binary.BigEndian.AppendUint64(b, uint64(l.off))
-	return binary.BigEndian.AppendUint32(b, uint32(l.n))
+	b = binary.BigEndian.AppendUint32(b, uint32(l.n))
+	if l.hasSum {
+		b = binary.BigEndian.AppendUint32(b, l.sum)
+	}
+	return b
+}
+
+// withSum returns l carrying the checksum of another location (a copy
+// of the same payload: GC's, Corrupt's), or none if it has none.
+func (l location) withSum(of location) location {
+	l.sum, l.hasSum = of.sum, of.hasSum
+	return l
+}
+
+// verify checks data, read from l, against l's checksum if it has one,
+// else against ref's Merkle root.
+func (l location) verify(ref storage.Ref, data []byte) bool {
+	if l.hasSum {
+		return checksum(data) == l.sum
+	}
+	return erasure.Root(data) == ref
 }
 
 var errLocation = errors.New("malformed fragment location")
@@ -68,7 +110,10 @@ var errLocation = errors.New("malformed fragment location")
 // length or tag, segment 0, an offset inside the first header or past
 // maxOffset, a length over maxFragment) is errLocation.
 func decodeLocation(b []byte) (location, error) {
-	if len(b) != locSize || b[0] != locTag {
+	switch {
+	case len(b) == locSize1 && b[0] == locTag:
+	case len(b) == locSize && b[0] == locTagSum:
+	default:
 		return location{}, errLocation
 	}
 	seg := binary.BigEndian.Uint32(b[1:])
@@ -77,7 +122,11 @@ func decodeLocation(b []byte) (location, error) {
 	if seg == 0 || off < headerSize || off > maxOffset || n > maxFragment {
 		return location{}, errLocation
 	}
-	return location{seg: seg, off: int64(off), n: int64(n)}, nil
+	l := location{seg: seg, off: int64(off), n: int64(n)}
+	if b[0] == locTagSum {
+		l.sum, l.hasSum = binary.BigEndian.Uint32(b[17:]), true
+	}
+	return l, nil
 }
 
 // segFile is what the store needs of an open segment file: *os.File, or
