@@ -54,7 +54,8 @@ type Config struct {
 	// Workers is the number of chunks sealed, coded and placed at once
 	// (and the read-ahead of streaming reads); default GOMAXPROCS+1.
 	Workers int
-	// FetchExtra is how many holders beyond K are asked at once per chunk.
+	// FetchExtra is how many holders beyond K a chunk's read may ask at
+	// once when it hedges stragglers (it asks exactly K first).
 	FetchExtra int
 	// Logf, if set, receives notes on placement and retries.
 	Logf func(format string, args ...any)
