@@ -18,7 +18,7 @@
 #                   through the bootstrap node and the DHT
 #   FILES [12]      files the client puts (sizes log-uniform, fixed seed)
 #   MIB [20]        their total size in MiB
-#   CLIENT_AUDIT [10s]  the client's audit_every and audit_pass (config.json),
+#   CLIENT_AUDIT [5s]  the client's audit_every and audit_pass (config.json),
 #                   so that its audit loop runs through the storm; "" keeps
 #                   the defaults (a round a minute, a pass a day: a storm
 #                   after the first pass would see no audit at all). The
@@ -57,7 +57,7 @@ cd "$(dirname "$0")/.."
 N=${N:-50}
 FILES=${FILES:-12}
 MIB=${MIB:-20}
-CLIENT_AUDIT=${CLIENT_AUDIT-10s}
+CLIENT_AUDIT=${CLIENT_AUDIT-5s}
 SETTLE=${SETTLE:-150}
 WORK=${WORK:-$(mktemp -d /tmp/cairn-storm.XXXXXX)}
 mkdir -p "$WORK"
@@ -101,11 +101,22 @@ run_daemon() {
 }
 # peers HOME: "storage_peers peers" from its status, or "-1 -1".
 peers() { "$BIN" --home "$1" status --json 2>/dev/null | jq -r '"\(.storage_peers) \(.peers)"' 2>/dev/null || echo "-1 -1"; }
-# sweep: "min_storage_peers min_peers" over the storage daemons.
+# sweep SINCE: one status of every storage daemon that has not answered
+# with all N others since SINCE, 8 at a time; appends "time home
+# storage_peers peers" lines (-1 -1: no answer) to sweeps.txt and prints
+# how many are left that have not.
 sweep() {
+	local since=$1
 	for i in $(seq 0 $((N - 1))); do home "$i"; echo; done |
-		xargs -P 4 -I{} sh -c '"$0" --home {} status --json 2>/dev/null | jq -r "\"\(.storage_peers) \(.peers)\"" 2>/dev/null || echo "-1 -1"' "$BIN" |
-		awk 'NR == 1 || $1 < a { a = $1 } NR == 1 || $2 < b { b = $2 } END { print a, b, NR }'
+		awk -v t="$since" -v n="$N" -v f="$WORK/sweeps.txt" 'BEGIN { while ((getline l < f) > 0) { split(l, a, " "); if (a[1] >= t && a[3] >= n) done[a[2]] = 1 } } !($0 in done)' |
+		xargs -r -P 8 -I{} sh -c 'r=$(timeout 15 "$0" --home {} status --json 2>/dev/null | jq -r "\"\(.storage_peers) \(.peers)\"" 2>/dev/null); echo "$(date +%s.%N) {} ${r:--1 -1}"' "$BIN" |
+		tee -a "$WORK/sweeps.txt" | awk -v n="$N" '$3 < n { k++ } END { print k + 0 }'
+}
+# first_all MIN: seconds after the restart when the last storage daemon
+# first answered with >= MIN storage peers ("never" if one never did).
+first_all() {
+	awk -v m="$1" -v tu="$T_UP" -v n="$N" '$1 >= tu && $3 >= m && !($2 in f) { f[$2] = $1; k++; if ($1 > last) last = $1 }
+		END { if (k < n) print "never"; else printf "%.1f", last - tu }' "$WORK/sweeps.txt"
 }
 
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg); $N storage daemons + 1 client; bootstrap port $BOOT_PORT"
@@ -148,12 +159,13 @@ awk -v n="$FILES" -v total="$((MIB << 20))" 'BEGIN { srand(9); for (i = 0; i < n
 (cd "$WORK/files" && sha256sum ./* | sort -k2) >"$WORK/files.sha"
 "$BIN" --home "$C_HOME" put "$WORK/files" /files >/dev/null
 log "put $FILES files, $(du -sb --apparent-size "$WORK/files" | cut -f1) bytes; waiting for every daemon to see all peers"
+T_NET=$(now)
 for _ in $(seq 120); do
-	read -r minsp _ _ <<<"$(sweep)"
-	((minsp >= N)) && break
+	k=$(sweep "$T_NET")
+	((k == 0)) && break
 	sleep 1
 done
-log "before the storm: every storage daemon sees >= $minsp storage peers"
+log "before the storm: $((N - k)) of $N storage daemons see all $N others"
 sleep 5
 
 # Samplers, from before the storm to the end.
@@ -198,6 +210,7 @@ for i in $order; do
 		run_daemon "$i" "$BOOT"
 	) &
 	PIDS[i]=$!
+	awk -v a="$T_UP" -v d="$d" 'BEGIN { printf "%.3f", a + d }' >"$WORK/up.$i"
 done
 log "restarting $N within a second (the bootstrap node as number $(echo "$order" | grep -nx 0 | cut -d: -f1) of $N)"
 
@@ -216,15 +229,17 @@ log "restarting $N within a second (the bootstrap node as number $(echo "$order"
 ) &
 READER=$!
 BG+=($READER)
-T16="" TALL=""
-while [[ -z $TALL ]] && awk -v a="$T_UP" -v b="$(now)" 'BEGIN { exit !(b - a < 600) }'; do
-	read -r minsp minp cnt <<<"$(sweep)"
-	t=$(now)
-	echo "$t $minsp $minp $cnt" >>"$WORK/sweeps.txt"
-	[[ -z $T16 ]] && ((minsp >= 16)) && T16=$t
-	[[ -z $TALL ]] && ((minsp >= N)) && TALL=$t
+T_SWEEPS=$(now)
+SWEEPS=0
+while awk -v a="$T_UP" -v b="$(now)" 'BEGIN { exit !(b - a < 600) }'; do
+	k=$(sweep "$T_UP")
+	SWEEPS=$((SWEEPS + 1))
+	((k == 0)) && break
 	sleep 0.5
 done
+SWEEP_S=$(awk -v a="$T_SWEEPS" -v b="$(now)" -v n="$SWEEPS" 'BEGIN { printf "%.1f", (b - a) / n }') # mean sweep, the slowest
+T16=$(first_all 16)
+TALL=$(first_all "$N")
 for _ in $(seq 600); do [[ -f $WORK/read.done ]] && break; sleep 1; done
 [[ -f $WORK/read.done ]] || { log "the client did not read the files back within 10 minutes"; tail "$WORK/get.err" >&2; exit 1; }
 TREAD=$(cat "$WORK/read.done")
@@ -237,7 +252,10 @@ CPU_AFTER=$(cpu_all "${PIDS[@]}")
 RSS_AFTER=0
 for p in "${PIDS[@]}"; do RSS_AFTER=$((RSS_AFTER + $(kib "$p" VmRSS))); done
 
-since() { [[ -n $1 ]] && awk -v a="$T_UP" -v b="$1" 'BEGIN { printf "%.1f", b - a }' || echo "never"; }
+since() { awk -v a="$T_UP" -v b="$1" 'BEGIN { printf "%.1f", b - a }'; }
+BOOT_UP=$(since "$(cat "$WORK/up.0")")
+PEERS_JSON=$("$BIN" --home "$C_HOME" peers --json 2>/dev/null || echo '[]')
+AUDITS=$(jq -r '"\(map(.audits_passed) | add // 0) passed, \(map(.audits_failed) | add // 0) failed, \(map(select(.excluded)) | length) peers excluded, \(map(select(.state == "warned")) | length) warned"' <<<"$PEERS_JSON")
 # New connections at the bootstrap port: key = the client end of each.
 CONN=$(awk -v p=":$BOOT_PORT" -v tk="$T_KILL" -v tu="$T_UP" '
 	$2 == "LISTEN" { next }
@@ -260,12 +278,12 @@ REFUSED=$(grep -ho 'refused [0-9]* (\([0-9]*\) in all)' "$(home 0).log" | tail -
 
 cat <<EOF
 boot storm: $N storage daemons (killed -9, all restarted within 1 s) + 1 client (stayed up), $FILES files, $MIB MiB
-  every daemon sees >= 16 storage peers: $(since "$T16") s after the first restart
-  every daemon sees all $N others:       $(since "$TALL") s
+  every daemon sees >= 16 storage peers: $T16 s after the first restart
+  every daemon sees all $N others:       $TALL s (polled until seen: $SWEEPS rounds, ~$SWEEP_S s each)
   the client reads every file back:    $(since "$TREAD") s (sha256 equal)
   bootstrap node: peak $PEAK new connections/s (in second $PEAK_AT after the first restart), $CONNS in all after the kill; accept cap: ${REFUSED:-no refusal logged}
-  bootstrap node status --json: first answer $LFIRST s after the restart, then max ${LMAX} s, p99 ${LP99} s over $LN samples, $LFAIL failed; id max ${IDMAX} s
-  repair: $REPAIRS "repair:" lines in the client's log; repair_queue max $QMAX (samples every 2 s for $SETTLE s after recovery)
+  bootstrap node status --json: restarted at $BOOT_UP s, first answer at $LFIRST s, then max ${LMAX} s, p99 ${LP99} s over $LN samples, $LFAIL failed; id max ${IDMAX} s
+  repair: $REPAIRS "repair:" lines in the client's log; repair_queue max $QMAX (every 2 s until $SETTLE s after recovery); the client's audits: $AUDITS
   CPU (user+sys, all storage daemons): $(awk -v a="$CPU_STORM" -v b="$CPU_AFTER" -v s="$SETTLE" 'BEGIN { printf "%.1f s from the restart to recovery, %.1f s in the %d s after", a, b - a, s }'); before the storm (start, put, idle) $CPU_BEFORE s; the client $(cpu "$C_PID") s in all
   RSS: storage daemons $((RSS_BEFORE >> 10)) MiB before the storm, $((RSS_AFTER >> 10)) MiB at the end; bootstrap node peak $(($(kib "${PIDS[0]}" VmHWM) >> 10)) MiB; client $(($(kib "$C_PID" VmRSS) >> 10)) MiB
   load at the end: $(cut -d' ' -f1-3 /proc/loadavg)
