@@ -5,6 +5,10 @@
 #   bench/e2e.sh                       # from the repository root: everything, 3 runs
 #   RUNS=1 BIG_MIB=256 TREE=0 RSS_GIB=0 bench/e2e.sh   # a quick look
 #
+# Its 16 peers share one process (`cairn testnet`). bench/e2e-procs.sh runs
+# them as separate `cairn daemon` processes, as separate machines would be,
+# and measures restic on the same file in the same run (issue 10).
+#
 # Environment (defaults in brackets):
 #   RUNS [3]        repetitions; each gets a fresh testnet, daemon and data
 #   PEERS [16]      storage peers in the testnet (one process)
