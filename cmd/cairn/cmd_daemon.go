@@ -117,7 +117,7 @@ func runDaemon(c *cli.Context, e *env) error {
 	maint := drive.NewMaintenance(ctx, n.drive, drive.MaintenanceOptions{
 		Inbox: inboxPoll, Republish: republishEvery, Resume: true, Logf: logf,
 		Audit: &drive.AuditOptions{Every: set.AuditEvery, Budget: set.AuditBudget, Pass: set.AuditPass,
-			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), true, false),
+			Check: n.scores.CheckOptions(n.audits, n.db.KV("health"), health.Policy{Repair: true, Presence: blob.Presence(n.blob.Config().Network), ProveEvery: set.AuditProve}),
 			Round: func(ctx context.Context) { _ = n.scores.Save(ctx) }},
 	})
 	d := &daemon{n: n, up: up, maint: maint}
@@ -264,7 +264,7 @@ func (d *daemon) check(ctx context.Context, q url.Values) ([]drive.FileHealth, e
 	}
 	defer func() { _ = d.n.scores.Save(ctx) }()
 	repair := q.Get("repair") == "1" // asked for: forced, away holders are not waited for
-	return d.n.drive.CheckAll(ctx, p, d.n.scores.CheckOptions(d.n.audits, d.n.db.KV("health"), repair, repair))
+	return d.n.drive.CheckAll(ctx, p, d.n.scores.CheckOptions(d.n.audits, d.n.db.KV("health"), health.Policy{Repair: repair, Force: repair}))
 }
 
 func queryPath(r *http.Request, name string) (string, error) {

@@ -28,7 +28,7 @@ func setMaintenance(t *testing.T, home, lease string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg["lease"], cfg["audit_every"], cfg["audit_budget"], cfg["audit_pass"] = lease, "1s", 4000, "2s"
+	cfg["lease"], cfg["audit_every"], cfg["audit_budget"], cfg["audit_pass"], cfg["audit_prove"] = lease, "1s", 4000, "2s", "5s"
 	if b, err = json.Marshal(cfg); err == nil {
 		err = os.WriteFile(p, b, 0o600)
 	}
@@ -63,21 +63,24 @@ func unhealthy(fs map[string]map[string]any, full int) string {
 	return strings.Join(bad, "; ")
 }
 
-// TestKeepAlive runs 20 storage daemons and one client as real processes
+// TestKeepAlive runs 22 storage daemons and one client as real processes
 // with a lease of seconds and an audit loop of a second, and shows that
 // files are kept alive and garbage goes: after `rm -r` and the lease the
 // peers' stored bytes fall back; a peer away for a while is counted again,
 // not re-uploaded; one that drops fragments, one that corrupts them and
 // one whose database is wiped are caught by audits, lose score and are
-// repaired around; after 4 of 20 die, `check --repair` brings every chunk
-// back to full health; everything reads back intact throughout.
+// repaired around (and excluded: a run of failed audits); after 4 more
+// die, `check --repair` brings every chunk back to full health on the 16
+// left; everything reads back intact throughout.
 func TestKeepAlive(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts 21 daemon processes")
+		t.Skip("starts 23 daemon processes")
 	}
 	c := &cluster{t: t, dir: t.TempDir()}
 	defer c.cleanup()
-	const storers, full, k = 20, 16, 10
+	// 22: after 4 die and the 2 that lost data are excluded, 16 are left
+	// to bring every chunk back to 16.
+	const storers, full, k = 22, 16, 10
 	const lease = 20 * time.Second
 	homes := make([]string, storers)
 	procs := make([]*proc, storers)
@@ -239,8 +242,9 @@ func TestKeepAlive(t *testing.T) {
 		byID := peers()
 		for _, i := range []int{2, 3} {
 			p := byID[peerID[i]]
-			if p == nil || p["audits_failed"].(float64) < 1 || p["score"] == nil || p["score"].(float64) >= 1 {
-				return fmt.Sprintf("peer %d in peers --json: %v", i, p)
+			if p == nil || p["audits_failed"].(float64) < 1 || p["score"] == nil || p["score"].(float64) >= 1 ||
+				p["state"] != "excluded" || p["reason"] == nil {
+				return fmt.Sprintf("peer %d in peers --json: %v (want excluded, with a reason)", i, p)
 			}
 		}
 		return ""
@@ -255,21 +259,21 @@ func TestKeepAlive(t *testing.T) {
 	c.ok(alice, "get", "/keep", got)
 	sameTree(t, filepath.Join(src, "keep"), got)
 
-	// Four of twenty die at once: a forced check --repair tops every
-	// chunk up to full health on the sixteen left.
+	// Four die at once: a forced check --repair tops every chunk up to
+	// full health on the sixteen left that are not excluded.
 	for _, i := range []int{4, 5, 6, 7} {
 		procs[i].kill()
 	}
 	fs = c.checkJSON(alice, "--repair", "/")
 	if msg := unhealthy(fs, full); msg != "" {
-		t.Fatalf("check --repair after 4 of 20 died: %s", msg)
+		t.Fatalf("check --repair after 4 of 22 died: %s", msg)
 	}
 	repaired := 0
 	for _, f := range fs {
 		repaired += int(f["repaired"].(float64))
 	}
 	if repaired == 0 {
-		t.Fatal("check --repair after 4 of 20 died repaired nothing")
+		t.Fatal("check --repair after 4 of 22 died repaired nothing")
 	}
 	if msg := unhealthy(c.checkJSON(alice), full); msg != "" {
 		t.Fatalf("a check after the repair: %s", msg)

@@ -44,8 +44,20 @@ type CheckOptions struct {
 	// Excluded reports holders whose fragments count as lost (excluded
 	// by reputation); nil excludes none.
 	Excluded func(storage.PeerID) bool
-	// Observe, if set, is told the outcome of every audit (reputation).
+	// Observe, if set, is told the outcome of every audit (reputation);
+	// presence checks are not audits and are not told.
 	Observe func(p storage.PeerID, ref storage.Ref, err error, took time.Duration)
+	// Presence, if set with ProveEvery, is a cheap check that a holder
+	// still has a fragment (a HAS request, Presence(net)), used in place
+	// of an audit for a fragment proved less than ProveEvery ago (by
+	// History, which must then also be a ProofHistory). It keeps the
+	// repair's view of who holds what fresh (the grace counts from the
+	// last time a fragment was seen held) at a few bytes a fragment,
+	// while the proofs, which renew the leases and feed the scores, come
+	// less often. A holder that lies to presence checks is caught by the
+	// next proof.
+	Presence   storage.Auditor
+	ProveEvery time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -61,6 +73,28 @@ func (o *CheckOptions) defaults() {
 type History interface {
 	LastHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool)
 	SetHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time)
+}
+
+// ProofHistory is a History that also remembers when each fragment was
+// last proved by an audit (not only seen present).
+type ProofHistory interface {
+	History
+	LastProved(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool)
+	SetProved(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time)
+}
+
+// Presence is an Auditor that only asks holders whether they have a
+// fragment (FragmentStore.Has): NotExist when one says no.
+func Presence(net storage.Network) storage.Auditor { return presence{net} }
+
+type presence struct{ net storage.Network }
+
+func (p presence) Audit(ctx context.Context, holder storage.PeerID, ref storage.Ref) error {
+	ok, err := p.net.Store(holder).Has(ctx, ref)
+	if err == nil && !ok {
+		err = storage.Ef("presence", storage.NotExist, ref.Short(), nil)
+	}
+	return err
 }
 
 // ChunkHealth is what Check found of one chunk.
@@ -188,7 +222,14 @@ func (c *Client) auditChunk(ctx context.Context, ck *Chunk, o *CheckOptions, h *
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			t0 := time.Now()
-			err := o.Auditor.Audit(ctx, f.Holder, f.Ref)
+			auditor, proof := o.Auditor, true
+			ph, _ := o.History.(ProofHistory)
+			if o.Presence != nil && o.ProveEvery > 0 && ph != nil {
+				if t, ok := ph.LastProved(ctx, f.Ref, f.Holder); ok && o.Now().Sub(t) < o.ProveEvery {
+					auditor, proof = o.Presence, false
+				}
+			}
+			err := auditor.Audit(ctx, f.Holder, f.Ref)
 			took := time.Since(t0)
 			now := o.Now()
 			var st reputation.FragmentState
@@ -197,6 +238,9 @@ func (c *Client) auditChunk(ctx context.Context, ck *Chunk, o *CheckOptions, h *
 				st = reputation.FragmentState{Seen: reputation.Held, Since: now}
 				if o.History != nil {
 					o.History.SetHeld(ctx, f.Ref, f.Holder, now)
+				}
+				if proof && ph != nil {
+					ph.SetProved(ctx, f.Ref, f.Holder, now)
 				}
 			case storage.KindOf(err) == storage.NotExist || storage.KindOf(err) == storage.Corrupt:
 				st = reputation.FragmentState{Seen: reputation.Lost}
@@ -210,7 +254,7 @@ func (c *Client) auditChunk(ctx context.Context, ck *Chunk, o *CheckOptions, h *
 					}
 				}
 			}
-			if o.Observe != nil && ctx.Err() == nil {
+			if o.Observe != nil && proof && ctx.Err() == nil {
 				o.Observe(f.Holder, f.Ref, err, took)
 			}
 			mu.Lock()

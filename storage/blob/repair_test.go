@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,4 +175,54 @@ func TestForcedRepair(t *testing.T) {
 		t.Fatalf("forced: %+v, %d fragments listed, %v", h.Chunks[0], len(m.Chunks[0].Frags), err)
 	}
 	mustRead(t, r, m, data)
+}
+
+// countAuditor counts the audits made through it.
+type countAuditor struct {
+	storage.Auditor
+	n *atomic.Int64
+}
+
+func (c countAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	c.n.Add(1)
+	return c.Auditor.Audit(ctx, p, ref)
+}
+
+// Between proofs a check only asks for presence; a holder that lies to
+// presence checks (it lost the fragment but says it has it) is caught by
+// the next proof.
+func TestPresenceBetweenProofs(t *testing.T) {
+	ctx := context.Background()
+	net := newNet(10)
+	c := newClient(t, net, Config{K: 4, M: 3, Extra: -1})
+	data := randBytes(14, 30<<10)
+	m := put(t, c, data)
+	var proofs atomic.Int64
+	now := time.Now()
+	opts := CheckOptions{Auditor: countAuditor{storetest.Auditor(net), &proofs}, Presence: Presence(net), ProveEvery: 7 * 24 * time.Hour,
+		History: storetest.NewHistory(), Now: func() time.Time { return now }}
+	frags := 0
+	for _, ck := range m.Chunks {
+		frags += len(ck.Frags)
+	}
+	if _, err := c.Check(ctx, m, opts); err != nil || proofs.Load() != int64(frags) {
+		t.Fatalf("first check: %d proofs of %d fragments, %v", proofs.Load(), frags, err)
+	}
+	// One holder loses a fragment and lies about it.
+	f := m.Chunks[0].Frags[0]
+	liar := storetest.NewFaulty(net.mem[f.Holder], storetest.Faults{LieHas: true})
+	net.Stores[f.Holder] = liar
+	if err := net.mem[f.Holder].Delete(ctx, f.Ref); err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Check(ctx, m, opts)
+	if err != nil || proofs.Load() != int64(frags) || h.Failed != 0 {
+		t.Fatalf("a day later: %d proofs (want none new), failed %d, %v", proofs.Load(), h.Failed, err)
+	}
+	// A week later the proofs come again, and the lie is found.
+	now = now.Add(8 * 24 * time.Hour)
+	h, err = c.Check(ctx, m, opts)
+	if err != nil || proofs.Load() != 2*int64(frags) || h.Failed != 1 {
+		t.Fatalf("a week later: %d proofs, failed %d, %v", proofs.Load(), h.Failed, err)
+	}
 }

@@ -140,42 +140,70 @@ func (s *Scores) Info(p storage.PeerID) reputation.Info { return s.book.Info(str
 // All is what is known of every peer, by id.
 func (s *Scores) All() []reputation.Info { return s.book.All(s.now()) }
 
-// History is a blob.History kept in a KV: "health/held/" ‖ ref ‖ holder
-// → Unix seconds, 8 bytes big-endian. Entries of fragments no manifest
+// History is a blob.ProofHistory kept in a KV: "health/held/" ‖ ref ‖
+// holder → when the holder was last seen holding the fragment, and
+// "health/proved/" ‖ ref ‖ holder → when it last proved it by an audit;
+// Unix seconds, 8 bytes big-endian. Entries of fragments no manifest
 // names any more are left behind (a few dozen bytes each) until Prune.
 type History struct{ KV storage.KV }
 
-func historyKey(ref storage.Ref, holder storage.PeerID) []byte {
-	return append(append([]byte("health/held/"), ref[:]...), holder...)
+const (
+	heldPrefix   = "health/held/"
+	provedPrefix = "health/proved/"
+)
+
+func historyKey(prefix string, ref storage.Ref, holder storage.PeerID) []byte {
+	return append(append([]byte(prefix), ref[:]...), holder...)
 }
 
-// LastHeld is when holder was last seen holding ref.
-func (h History) LastHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool) {
-	b, err := h.KV.Get(ctx, historyKey(ref, holder))
+func (h History) get(ctx context.Context, key []byte) (time.Time, bool) {
+	b, err := h.KV.Get(ctx, key)
 	if err != nil || len(b) != 8 {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(binary.BigEndian.Uint64(b)), 0), true
 }
 
-// SetHeld records that holder held ref at at. Failures are not
-// reported: the next audit records it again.
-func (h History) SetHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time) {
-	_ = h.KV.Set(context.WithoutCancel(ctx), historyKey(ref, holder), binary.BigEndian.AppendUint64(nil, uint64(at.Unix())))
+// set records at under key. Failures are not reported: the next check
+// records it again.
+func (h History) set(ctx context.Context, key []byte, at time.Time) {
+	_ = h.KV.Set(context.WithoutCancel(ctx), key, binary.BigEndian.AppendUint64(nil, uint64(at.Unix())))
 }
 
-// Prune drops the records older than before (fragments not audited
+// LastHeld is when holder was last seen holding ref.
+func (h History) LastHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool) {
+	return h.get(ctx, historyKey(heldPrefix, ref, holder))
+}
+
+// SetHeld records that holder held ref at at.
+func (h History) SetHeld(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time) {
+	h.set(ctx, historyKey(heldPrefix, ref, holder), at)
+}
+
+// LastProved is when holder last proved it holds ref.
+func (h History) LastProved(ctx context.Context, ref storage.Ref, holder storage.PeerID) (time.Time, bool) {
+	return h.get(ctx, historyKey(provedPrefix, ref, holder))
+}
+
+// SetProved records that holder proved ref at at.
+func (h History) SetProved(ctx context.Context, ref storage.Ref, holder storage.PeerID, at time.Time) {
+	h.set(ctx, historyKey(provedPrefix, ref, holder), at)
+}
+
+// Prune drops the records older than before (fragments not checked
 // since: forgotten by their manifests, or on holders long gone).
 func (h History) Prune(ctx context.Context, before time.Time) (int, error) {
 	var old [][]byte
-	err := h.KV.Scan(ctx, []byte("health/held/"), func(k, v []byte) error {
-		if len(v) == 8 && time.Unix(int64(binary.BigEndian.Uint64(v)), 0).Before(before) {
-			old = append(old, append([]byte(nil), k...))
+	for _, prefix := range []string{heldPrefix, provedPrefix} {
+		err := h.KV.Scan(ctx, []byte(prefix), func(k, v []byte) error {
+			if len(v) == 8 && time.Unix(int64(binary.BigEndian.Uint64(v)), 0).Before(before) {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
 	for _, k := range old {
 		if err := h.KV.Delete(ctx, k); err != nil {
@@ -185,12 +213,21 @@ func (h History) Prune(ctx context.Context, before time.Time) (int, error) {
 	return len(old), nil
 }
 
+// Policy says how a check audits and repairs (blob.CheckOptions' fields
+// of the same names): with Presence and ProveEvery, fragments proved less
+// than ProveEvery ago are only checked for presence.
+type Policy struct {
+	Repair, Force bool
+	Presence      storage.Auditor
+	ProveEvery    time.Duration
+}
+
 // CheckOptions are the options of this node's audits and repairs: a
 // audits, the scores learn from every audit and exclude, the history is
-// kept in kv; repair and force as blob.CheckOptions' Repair and Force.
-func (s *Scores) CheckOptions(a storage.Auditor, kv storage.KV, repair, force bool) blob.CheckOptions {
-	return blob.CheckOptions{Auditor: a, Repair: repair, Force: force, History: History{KV: kv},
-		Excluded: s.Excluded, Observe: s.Observe, Now: s.now}
+// kept in kv, as p says.
+func (s *Scores) CheckOptions(a storage.Auditor, kv storage.KV, p Policy) blob.CheckOptions {
+	return blob.CheckOptions{Auditor: a, Repair: p.Repair, Force: p.Force, Presence: p.Presence, ProveEvery: p.ProveEvery,
+		History: History{KV: kv}, Excluded: s.Excluded, Observe: s.Observe, Now: s.now}
 }
 
 // Peer is one storage peer as `cairn peers --json` shows it: Score and

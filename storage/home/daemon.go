@@ -54,19 +54,22 @@ type Settings struct {
 	MDNS              bool
 	Created           time.Time // when the home was made (init)
 	// Maintenance (config.json only): the lease on fragments kept for
-	// others, the audit loop's interval, audits per round and passes.
-	Lease, AuditEvery, AuditPass time.Duration
-	AuditBudget                  int
+	// others, the audit loop's interval, audits per round, passes and
+	// proofs.
+	Lease, AuditEvery, AuditPass, AuditProve time.Duration
+	AuditBudget                              int
 }
 
 // Maintenance defaults: a lease of 30 days (network/fragment's
-// DefaultLease), a round of at most 512 audits a minute, a pass over the
-// drive a day.
+// DefaultLease), a round of at most 512 checks a minute, a pass over the
+// drive a day that proves each fragment once a week and only checks its
+// presence between proofs (docs/DURABILITY.md weighs the traffic).
 const (
 	DefaultLease       = 30 * 24 * time.Hour
 	DefaultAuditEvery  = time.Minute
 	DefaultAuditBudget = 512
 	DefaultAuditPass   = 24 * time.Hour
+	DefaultAuditProve  = 7 * 24 * time.Hour
 )
 
 // Settings resolves f over the home's config. A size that does not parse
@@ -100,6 +103,9 @@ func (h *Home) Settings(f Flags) (Settings, error) {
 		return Settings{}, err
 	}
 	if s.AuditPass, err = duration("audit_pass", c.AuditPass, DefaultAuditPass); err != nil {
+		return Settings{}, err
+	}
+	if s.AuditProve, err = duration("audit_prove", c.AuditProve, DefaultAuditProve); err != nil {
 		return Settings{}, err
 	}
 	s.AuditBudget = c.AuditBudget

@@ -36,7 +36,7 @@ func TestSettings(t *testing.T) {
 	}
 	s, err = h.Settings(Flags{Bootstrap: []string{"/flag/boot"}, Grace: "2GB"})
 	want := Settings{Listen: []string{"/conf/listen"}, Bootstrap: []string{"/flag/boot"}, Contribute: 500 << 20, Grace: 2e9, Created: s.Created,
-		Lease: DefaultLease, AuditEvery: DefaultAuditEvery, AuditBudget: DefaultAuditBudget, AuditPass: DefaultAuditPass}
+		Lease: DefaultLease, AuditEvery: DefaultAuditEvery, AuditBudget: DefaultAuditBudget, AuditPass: DefaultAuditPass, AuditProve: DefaultAuditProve}
 	if err != nil || !reflect.DeepEqual(s, want) {
 		t.Fatalf("config and flags: %+v, %v; want %+v", s, err, want)
 	}

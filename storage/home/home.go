@@ -38,11 +38,14 @@ type Config struct {
 	// Lease is how long this node keeps a fragment for an owner who
 	// stops renewing it; AuditEvery how often the audit loop's rounds
 	// start, AuditBudget how many audits one makes, AuditPass how often
-	// a pass over the whole drive starts (Settings' defaults).
+	// a pass over the whole drive starts, AuditProve how often each
+	// fragment is proved by an audit (between proofs, passes only check
+	// that it is there) (Settings' defaults).
 	Lease       string `json:"lease,omitempty"`
 	AuditEvery  string `json:"audit_every,omitempty"`
 	AuditBudget int    `json:"audit_budget,omitempty"`
 	AuditPass   string `json:"audit_pass,omitempty"`
+	AuditProve  string `json:"audit_prove,omitempty"`
 }
 
 // Passphrase supplies the keyring's passphrase. Init, Recover and Keyring

@@ -25,15 +25,33 @@ func (a readAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Re
 	return err
 }
 
-// History is an in-memory blob.History: when each fragment was last seen
+// History is an in-memory blob.ProofHistory: when each fragment was last seen
 // held by each holder. The zero value is not ready: use NewHistory.
 type History struct {
-	mu sync.Mutex
-	m  map[string]time.Time
+	mu     sync.Mutex
+	m      map[string]time.Time
+	proved map[string]time.Time
 }
 
 // NewHistory returns an empty History.
-func NewHistory() *History { return &History{m: map[string]time.Time{}} }
+func NewHistory() *History {
+	return &History{m: map[string]time.Time{}, proved: map[string]time.Time{}}
+}
+
+// LastProved is when p last proved it holds ref (blob.ProofHistory).
+func (h *History) LastProved(_ context.Context, ref storage.Ref, p storage.PeerID) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.proved[string(ref[:])+string(p)]
+	return t, ok
+}
+
+// SetProved records that p proved ref at at.
+func (h *History) SetProved(_ context.Context, ref storage.Ref, p storage.PeerID, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.proved[string(ref[:])+string(p)] = at
+}
 
 // LastHeld is when holder p was last seen holding ref.
 func (h *History) LastHeld(_ context.Context, ref storage.Ref, p storage.PeerID) (time.Time, bool) {
