@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-storage/cairn/network/fragment"
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/blob"
+	"github.com/cairn-storage/cairn/storage/storetest"
 )
 
 // countingNet counts the fragment bytes moved through a node's network.
@@ -51,8 +52,9 @@ func (s countingStore) Put(ctx context.Context, ref storage.Ref, b []byte) error
 
 // BenchmarkMaintenanceTraffic measures, on 20 real holders in this
 // process with the default 10+6 code and chunking, what keeping data
-// costs in bytes: one audit pass over everything stored (the daemon makes
-// one a day: this is the audit traffic per GB stored per day), and the
+// costs in bytes: one pass of proofs over everything stored and one of
+// presence checks (the daemon makes a pass a day and proves each fragment
+// once a week: audit-MB/GB-day is their daily mean), and the
 // repair after 4 of the 20 holders die (a forced check --repair: fetch K
 // fragments of each chunk, place the missing ones). It runs once whatever
 // b.N; the figures are reported as metrics.
@@ -92,7 +94,8 @@ func BenchmarkMaintenanceTraffic(b *testing.B) {
 	}
 	stored := m.StoredBytes()
 	ac := audit.NewClient(hs[0].Net.Host(), key)
-	opts := blob.CheckOptions{Auditor: ac.Auditor(audit.DefaultLeaves)}
+	hist := storetest.NewHistory()
+	opts := blob.CheckOptions{Auditor: ac.Auditor(audit.DefaultLeaves), History: hist}
 	b.ResetTimer()
 	h, err := bc.Check(ctx, m, opts)
 	if err != nil || !h.OK() {
@@ -100,9 +103,25 @@ func BenchmarkMaintenanceTraffic(b *testing.B) {
 	}
 	sent, recv, audits := ac.Traffic()
 	gb := float64(size) / 1e9
-	b.ReportMetric(float64(sent+recv)/gb/1e6, "audit-MB/GB-day")
-	b.ReportMetric(float64(sent+recv)/float64(audits), "B/audit")
+	proofPass := float64(sent + recv)
+	b.ReportMetric(proofPass/gb/1e6, "proof-pass-MB/GB")
+	b.ReportMetric(proofPass/float64(audits), "B/audit")
 	b.ReportMetric(float64(audits), "audits/pass")
+	// A pass between proofs: presence only (HAS: a 38-byte request, a
+	// 6-byte answer, network/PROTOCOL.md). The daemon: a pass a day, a
+	// proof a week.
+	var has atomic.Int64
+	opts.Presence = countingAuditor{blob.Presence(net), &has}
+	opts.ProveEvery = 7 * 24 * time.Hour
+	if h, err := bc.Check(ctx, m, opts); err != nil || !h.OK() {
+		b.Fatalf("presence pass: %+v, %v", h, err)
+	}
+	if _, _, again := ac.Traffic(); again != audits {
+		b.Fatalf("the presence pass made %d proofs", again-audits)
+	}
+	presencePass := float64(has.Load() * (38 + 6))
+	b.ReportMetric((presencePass+proofPass/7)/gb/1e6, "audit-MB/GB-day")
+	opts.Presence, opts.ProveEvery = nil, 0
 
 	// 4 of 20 die; a forced repair brings every chunk back to 16.
 	killed := 0
@@ -134,6 +153,16 @@ func BenchmarkMaintenanceTraffic(b *testing.B) {
 	b.ReportMetric(float64(moved)/gb/1e6, "repair-MB/GB-after-4-of-20")
 	b.ReportMetric(float64(moved)/float64(stored), "repair-bytes/stored-byte")
 	b.ReportMetric(float64(repaired), "chunks-repaired")
-	b.Logf("stored %d bytes of fragments for %d of data in %d chunks; audit pass: %d audits, %d bytes sent, %d received; repair of %d chunks after 4 of 20 died: %d bytes fetched, %d placed",
-		stored, size, len(m.Chunks), audits, sent, recv, repaired, net.got.Load()-got0, net.put.Load()-put0)
+	b.Logf("stored %d bytes of fragments for %d of data in %d chunks; proof pass: %d audits, %d bytes sent, %d received; presence pass: %d HAS; repair of %d chunks after 4 of 20 died: %d bytes fetched, %d placed",
+		stored, size, len(m.Chunks), audits, sent, recv, has.Load(), repaired, net.got.Load()-got0, net.put.Load()-put0)
+}
+
+type countingAuditor struct {
+	storage.Auditor
+	n *atomic.Int64
+}
+
+func (c countingAuditor) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	c.n.Add(1)
+	return c.Auditor.Audit(ctx, p, ref)
 }
