@@ -11,7 +11,9 @@
 # Environment (defaults in brackets):
 #   RUNS [1]        repetitions; each gets fresh daemons, data and repository
 #   PEERS [16]      storage daemons
-#   BIG_MIB [512]   size of the file
+#   BIG_MIB [512]   size of the file; 0 skips it
+#   TREE [0]        also a tree of this many files (1 KiB–4 MiB, log-uniform,
+#                   seed 42, as bench/e2e.sh; 2000 is ~1 GB): phases tree-*
 #   RESTIC [1]      0 skips restic (installed with apt-get when missing)
 #   PROFILE [unset] a directory: every daemon writes a CPU profile there
 #                   (CAIRN_CPUPROFILE): client-put-R.pprof and peerNN-put-R
@@ -38,6 +40,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-1}
 PEERS=${PEERS:-16}
 BIG_MIB=${BIG_MIB:-512}
+TREE=${TREE:-0}
 RESTIC=${RESTIC:-1}
 WORK=${WORK:-$(mktemp -d /tmp/cairn-e2e-procs.XXXXXX)}
 mkdir -p "$WORK"
@@ -182,17 +185,17 @@ timed() {
 	awk -v n="$name" -v b="$BYTES" -v t0="$t0" -v t1="$t1" -v c="$(awk -v a="$c0" -v b="$c1" -v x="$ccmd" 'BEGIN { print b - a + x }')" \
 		-v p="$(awk -v a="$p0" -v b="$p1" 'BEGIN { print b - a }')" \
 		-v x="$ccmd" 'BEGIN { s = t1 - t0; printf "%s %d %.3f %.2f %.2f %.2f\n", n, b, s, c, p, x }' >>"$WORK/results"
-	tail -1 "$WORK/results" | awk '{ printf "  %-14s %7.1f MB/s  client %5.2f cpu-s/GB (of which the command %4.2f)  peers %5.2f cpu-s/GB\n", $1, $2 / $3 / 1e6, $4 / ($2 / 1e9), $6 / ($2 / 1e9), $5 / ($2 / 1e9) }' >&2
+	tail -1 "$WORK/results" | awk '{ printf "  %-20s %7.1f MB/s  client %5.2f cpu-s/GB (of which the command %4.2f)  peers %5.2f cpu-s/GB\n", $1, $2 / $3 / 1e6, $4 / ($2 / 1e9), $6 / ($2 / 1e9), $5 / ($2 / 1e9) }' >&2
 }
 
 # cairn_run PREFIX RUN: a fresh network of $BIN daemons, put and get of
-# $WORK/big; phases PREFIX"put" and PREFIX"get".
+# $SRC (a file or a folder); phases PREFIX$T"put" and PREFIX$T"get".
 cairn_run() {
 	local pre=$1 r=$2
 	init_net
 	start_net "${pre}put-$r"
 	sleep 3
-	timed "${pre}put" "$BIN" --home "$HOME_C" put "$WORK/big" /big
+	timed "${pre}${T}put" "$BIN" --home "$HOME_C" put "$SRC" /data
 	if [[ -n ${PROFILE:-} ]]; then
 		# Profiles of the get alone: the same homes, new processes.
 		stop_all
@@ -204,30 +207,51 @@ cairn_run() {
 	local c0 p0 t0
 	c0=$(cpu "$C_PID") p0=$(cpu "${PEER_PIDS[@]}") t0=$(now)
 	sleep 3
-	awk -v n="${pre}idle" -v c0="$c0" -v c1="$(cpu "$C_PID")" -v p0="$p0" -v p1="$(cpu "${PEER_PIDS[@]}")" -v t0="$t0" -v t1="$(now)" \
+	awk -v n="${pre}${T}idle" -v c0="$c0" -v c1="$(cpu "$C_PID")" -v p0="$p0" -v p1="$(cpu "${PEER_PIDS[@]}")" -v t0="$t0" -v t1="$(now)" \
 		'BEGIN { printf "%s %d %.3f %.2f %.2f\n", n, 0, t1 - t0, c1 - c0, p1 - p0 }' >>"$WORK/results"
 	tail -1 "$WORK/results" | awk '{ printf "  %s: client %.3f, peers %.3f cores\n", $1, $4 / $3, $5 / $3 }' >&2
-	timed "${pre}get" "$BIN" --home "$HOME_C" get /big "$WORK/big.out"
-	cmp "$WORK/big" "$WORK/big.out" || { log "cairn: got bytes differ"; exit 1; }
-	rm -f "$WORK/big.out"
+	timed "${pre}${T}get" "$BIN" --home "$HOME_C" get /data "$WORK/got"
+	if [[ -d $SRC ]]; then
+		diff -r "$SRC" "$WORK/got" >/dev/null || { log "cairn: got files differ"; exit 1; }
+	else
+		cmp "$SRC" "$WORK/got" || { log "cairn: got bytes differ"; exit 1; }
+	fi
+	rm -rf "$WORK/got"
 	log "  ${pre}client daemon VmHWM $(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$C_PID/status") MiB"
 	stop_all
 	rm -rf "$WORK/net"
 }
 
 : >"$WORK/results"
-BYTES=$((BIG_MIB << 20))
 STEAL0=$(stolen)
-log "load before: $(cut -d' ' -f1-3 /proc/loadavg); $PEERS peer processes, $RUNS runs, ${BIG_MIB} MiB; $(git rev-parse --short HEAD 2>/dev/null || true)"
-for r in $(seq "$RUNS"); do
-	head -c "$BYTES" /dev/urandom >"$WORK/big"
+log "load before: $(cut -d' ' -f1-3 /proc/loadavg); $PEERS peer processes, $RUNS runs, ${BIG_MIB} MiB, tree of $TREE files; $(git rev-parse --short HEAD 2>/dev/null || true)"
+# make_tree DIR: TREE files of 1 KiB–4 MiB (log-uniform, seed 42, as
+# bench/e2e.sh) in 20 folders, fresh random bytes; sets BYTES.
+make_tree() {
+	local dir=$1
+	rm -rf "$dir"
+	awk -v n="$TREE" 'BEGIN { srand(42); for (i = 0; i < n; i++) printf "%d %d\n", i, int(exp(log(1024) + rand() * (log(4194304) - log(1024)))) }' |
+		while read -r i size; do
+			mkdir -p "$dir/d$((i % 20))"
+			head -c "$size" /dev/urandom >"$dir/d$((i % 20))/f$i"
+		done
+	BYTES=$(find "$dir" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+}
+
+# measure RUN: restic and cairn (and BASE) on $SRC.
+measure() {
+	local r=$1
 	if ((RESTIC)); then
 		rm -rf "$WORK/restic" "$WORK/restored"
 		export RESTIC_PASSWORD=bench-pass RESTIC_REPOSITORY=$WORK/restic
 		restic init >/dev/null 2>&1
-		timed restic-backup restic backup --no-cache "$WORK/big"
-		timed restic-restore restic restore latest --no-cache --target "$WORK/restored"
-		cmp "$WORK/big" "$WORK/restored/$WORK/big" || { log "restic: restored bytes differ"; exit 1; }
+		timed "${T}restic-backup" restic backup --no-cache "$SRC"
+		timed "${T}restic-restore" restic restore latest --no-cache --target "$WORK/restored"
+		if [[ -d $SRC ]]; then
+			diff -r "$SRC" "$WORK/restored/$SRC" >/dev/null || { log "restic: restored files differ"; exit 1; }
+		else
+			cmp "$SRC" "$WORK/restored/$SRC" || { log "restic: restored bytes differ"; exit 1; }
+		fi
 		rm -rf "$WORK/restic" "$WORK/restored"
 	fi
 	# With BASE, odd runs measure it first, even runs second: whatever
@@ -239,6 +263,21 @@ for r in $(seq "$RUNS"); do
 	cairn_run "" "$r"
 	if [[ -n ${BASE:-} ]] && ((r % 2 == 0)); then
 		BIN=$BASE cairn_run base- "$r"
+	fi
+}
+
+for r in $(seq "$RUNS"); do
+	if ((BIG_MIB > 0)); then
+		BYTES=$((BIG_MIB << 20)) SRC=$WORK/big T=""
+		head -c "$BYTES" /dev/urandom >"$SRC"
+		measure "$r"
+		rm -f "$SRC"
+	fi
+	if ((TREE > 0)); then
+		SRC=$WORK/tree T=tree-
+		make_tree "$SRC"
+		measure "$r"
+		rm -rf "$SRC"
 	fi
 	log "run $r done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
@@ -260,12 +299,12 @@ $1 ~ /idle$/ { k = $1; ni[k]++; icl[k, ni[k]] = $4 / $3; ipe[k, ni[k]] = $5 / $3
 { k = $1; n[k]++; gb = $2 / 1e9
   v[k, "mbs", n[k]] = $2 / $3 / 1e6; v[k, "c", n[k]] = $4 / gb; v[k, "p", n[k]] = $5 / gb }
 END {
-	printf "\n%-15s %24s %24s %24s\n", "phase", "MB/s", "client cpu-s/GB", "peers cpu-s/GB"
-	split("base-put base-get put get restic-backup restic-restore", order, " ")
-	for (o = 1; o <= 6; o++) {
+	printf "\n%-20s %24s %24s %24s\n", "phase", "MB/s", "client cpu-s/GB", "peers cpu-s/GB"
+	no = split("base-put base-get put get restic-backup restic-restore base-tree-put base-tree-get tree-put tree-get tree-restic-backup tree-restic-restore", order, " ")
+	for (o = 1; o <= no; o++) {
 		k = order[o]
 		if (!(k in n)) continue
-		printf "%-15s %24s %24s %24s\n", k, stat(k, "mbs"), stat(k, "c"), stat(k, "p")
+		printf "%-20s %24s %24s %24s\n", k, stat(k, "mbs"), stat(k, "c"), stat(k, "p")
 	}
 	for (k in ni) {
 		delete a; for (i = 1; i <= ni[k]; i++) a[i] = icl[k, i]; ic = median(a, ni[k])
@@ -280,6 +319,16 @@ END {
 			printf "before ÷ restic, medians: put/backup %.2f× speed %.2f× client CPU; get/restore %.2f× speed %.2f× client CPU\n",
 				med["base-put", "mbs"] / med["restic-backup", "mbs"], med["base-put", "c"] / med["restic-backup", "c"],
 				med["base-get", "mbs"] / med["restic-restore", "mbs"], med["base-get", "c"] / med["restic-restore", "c"]
+	}
+	if (("tree-restic-backup" in n) && ("tree-put" in n)) {
+		printf "\ntree ÷ restic (medians): put/backup %.2f× speed, %.2f× client CPU; get/restore %.2f× speed, %.2f× client CPU\n",
+			med["tree-put", "mbs"] / med["tree-restic-backup", "mbs"], med["tree-put", "c"] / med["tree-restic-backup", "c"],
+			med["tree-get", "mbs"] / med["tree-restic-restore", "mbs"], med["tree-get", "c"] / med["tree-restic-restore", "c"]
+	}
+	if (("base-tree-get" in n) && ("tree-get" in n)) {
+		printf "tree after ÷ before (BASE): put %.2f× speed, %.2f× client CPU; get %.2f× speed, %.2f× client CPU, %.2f× peers CPU\n",
+			med["tree-put", "mbs"] / med["base-tree-put", "mbs"], med["tree-put", "c"] / med["base-tree-put", "c"],
+			med["tree-get", "mbs"] / med["base-tree-get", "mbs"], med["tree-get", "c"] / med["base-tree-get", "c"], med["tree-get", "p"] / med["base-tree-get", "p"]
 	}
 	if (("restic-backup" in n) && ("put" in n)) {
 		printf "\nratios to restic (medians): put/backup %.2f× speed, %.2f× client CPU; get/restore %.2f× speed, %.2f× client CPU\n",
