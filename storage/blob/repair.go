@@ -188,6 +188,10 @@ func (c *Client) Check(ctx context.Context, m *Manifest, o CheckOptions) (*Healt
 				fmt.Errorf("%d of %d needed fragments held: waiting for holders to come back", plan.Held, ck.K))
 			continue
 		}
+		before := map[Frag]bool{}
+		for _, f := range ck.Frags {
+			before[f] = true
+		}
 		added, err := c.repairChunk(ctx, ck, states, plan)
 		if err != nil {
 			ch.Err = err
@@ -195,10 +199,16 @@ func (c *Client) Check(ctx context.Context, m *Manifest, o CheckOptions) (*Healt
 		}
 		ch.Repaired, ch.Added, ch.Dropped = true, added, len(plan.Drop)
 		ch.Held += added
-		ch.Counted += added // the dropped ones were not counted
+		if o.Force {
+			ch.Counted = ch.Held // the away ones were dropped too
+		} else {
+			ch.Counted += added // the dropped ones were not counted
+		}
 		h.Changed = true
+		// The new fragments were just stored: seen held now (not proved:
+		// the next pass proves them).
 		for _, f := range ck.Frags {
-			if o.History != nil {
+			if !before[f] && o.History != nil {
 				o.History.SetHeld(ctx, f.Ref, f.Holder, o.Now())
 			}
 		}

@@ -79,6 +79,11 @@ func TestCheckAndRepair(t *testing.T) {
 	if !c0.Repaired || c0.Dropped != 2 || c0.Added != 3 || c0.Held != 7 || !h.Changed || c0.Err != nil {
 		t.Fatalf("repair of chunk 0: %+v", c0)
 	}
+	// The away one is still last seen held at the first check: a repair
+	// does not make it look fresh.
+	if t0, ok := hist.LastHeld(ctx, ck.Frags[2].Ref, ck.Frags[2].Holder); !ok || !t0.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("the away fragment's last-seen time after the repair: %v, %v", t0, ok)
+	}
 	// The away ones are kept (they may come back), the lost ones gone,
 	// and no peer holds two fragments of the chunk.
 	got := m.Chunks[0].Frags
