@@ -254,6 +254,15 @@ func (c *Client) auditChunk(ctx context.Context, ck *Chunk, o *CheckOptions, h *
 				}
 			case storage.KindOf(err) == storage.NotExist || storage.KindOf(err) == storage.Corrupt:
 				st = reputation.FragmentState{Seen: reputation.Lost}
+			case storage.KindOf(err) == storage.Permission:
+				// Held there for someone else (a file another writer put
+				// in a shared folder): its owner's audits renew it. It
+				// counts as held, and is not asked for a proof again
+				// before ProveEvery.
+				st = reputation.FragmentState{Seen: reputation.Held, Since: now}
+				if ph != nil {
+					ph.SetProved(ctx, f.Ref, f.Holder, now)
+				}
 			default:
 				// Away: since it was last seen holding it, or now if never
 				// recorded (a first check counts it until proven gone).

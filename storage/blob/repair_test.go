@@ -231,3 +231,23 @@ func TestPresenceBetweenProofs(t *testing.T) {
 		t.Fatalf("a week later: %d proofs, failed %d, %v", proofs.Load(), h.Failed, err)
 	}
 }
+
+// A fragment held for another owner (Permission: a file another writer
+// put in a shared folder) counts as held and is not repaired.
+func TestOthersFragmentsCountHeld(t *testing.T) {
+	ctx := context.Background()
+	net := newNet(10)
+	c := newClient(t, net, Config{K: 4, M: 3, Extra: -1})
+	m := put(t, c, randBytes(15, 20<<10))
+	refuse := auditFunc(func(context.Context, storage.PeerID, storage.Ref) error {
+		return storage.E("audit", storage.Permission, nil)
+	})
+	h, err := c.Check(ctx, m, CheckOptions{Auditor: refuse, Repair: true, History: storetest.NewHistory()})
+	if err != nil || !h.OK() || h.Changed || h.Chunks[0].Held != 7 {
+		t.Fatalf("others' fragments: %+v, %v", h, err)
+	}
+}
+
+type auditFunc func(ctx context.Context, p storage.PeerID, ref storage.Ref) error
+
+func (f auditFunc) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error { return f(ctx, p, ref) }

@@ -58,12 +58,11 @@ func (a *auditor) round(ctx context.Context, d *Drive, logf func(string, ...any)
 	if len(a.todo) == 0 {
 		a.passStart = time.Now()
 		// A new pass: the whole tree with every version kept, but for
-		// the trash and /shared, folders as the walk yields them.
+		// the trash, folders as the walk yields them. /shared is in it:
+		// what this user wrote into others' folders is its to renew;
+		// what others wrote answers Permission, which counts as held.
 		err := t.Walk(ctx, "/", func(e Entry) error {
 			switch e.Path {
-			case SharedDir:
-				// Others' data: their owners audit it.
-				return fs.SkipDir
 			case TrashDir:
 				// Removed things are not renewed: their leases run out
 				// on the holders after the lease period, which is how
