@@ -250,4 +250,6 @@ func TestOthersFragmentsCountHeld(t *testing.T) {
 
 type auditFunc func(ctx context.Context, p storage.PeerID, ref storage.Ref) error
 
-func (f auditFunc) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error { return f(ctx, p, ref) }
+func (f auditFunc) Audit(ctx context.Context, p storage.PeerID, ref storage.Ref) error {
+	return f(ctx, p, ref)
+}
