@@ -275,6 +275,14 @@ func entryOf(e drive.Entry) entryJSON {
 	return entryJSON{Name: e.Name(), Path: e.Path, Size: e.Size, IsDir: e.IsDir, Mtime: e.Mtime.UTC()}
 }
 
+// orEmpty is xs, or an empty list for nil: [] in JSON, not null.
+func orEmpty[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
+}
+
 // convert maps a list to its form on the wire. It is never nil: an
 // empty list is [] in JSON.
 func convert[T, U any](xs []T, f func(T) U) []U {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -22,7 +21,7 @@ func cmdVersions(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("versions takes one REMOTE")
 			}
-			var vs []versionJSON
+			var vs []drive.VersionInfo
 			if text, err := fetch(c, e, "GET", "/v1/versions", url.Values{"path": {c.Args().First()}}, nil, &vs); !text {
 				return err
 			}
@@ -33,7 +32,7 @@ func cmdVersions(e *env) *cli.Command {
 				if i == len(vs)-1 {
 					cur = "  (current)"
 				}
-				fmt.Fprintf(w, "%d\t%d\t%s%s\n", v.Version, v.Size, v.Mtime.Local().Format("2006-01-02 15:04:05"), cur)
+				fmt.Fprintf(w, "%d\t%d\t%s%s\n", v.N, v.Size, v.Mtime.Local().Format("2006-01-02 15:04:05"), cur)
 			}
 			return w.Flush()
 		},
@@ -110,18 +109,9 @@ func cmdUnshare(e *env) *cli.Command {
 
 // sharesJSON is 'cairn shares --json'.
 type sharesJSON struct {
-	Shared   []grantJSON     `json:"shared"`
-	Received []shareInfoJSON `json:"received"`
-	Pending  []shareInfoJSON `json:"pending"`
-}
-
-type grantJSON struct {
-	Path  string    `json:"path"`
-	To    string    `json:"to,omitempty"`
-	Link  string    `json:"link,omitempty"`
-	Write bool      `json:"write"`
-	IsDir bool      `json:"is_dir"`
-	Time  time.Time `json:"time"`
+	Shared   []drive.Grant     `json:"shared"`
+	Received []drive.ShareInfo `json:"received"`
+	Pending  []drive.ShareInfo `json:"pending"`
 }
 
 func cmdShares(e *env) *cli.Command {
@@ -137,13 +127,9 @@ func cmdShares(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			var gs []drive.Grant
-			out := sharesJSON{Shared: []grantJSON{}}
-			if err := cl.do(c.Context, "GET", "/v1/shares", nil, nil, &gs); err != nil {
+			out := sharesJSON{Shared: []drive.Grant{}}
+			if err := cl.do(c.Context, "GET", "/v1/shares", nil, nil, &out.Shared); err != nil {
 				return err
-			}
-			for _, g := range gs {
-				out.Shared = append(out.Shared, grantJSON{Path: g.Path, To: g.To, Link: g.Link, Write: g.Write, IsDir: g.IsDir, Time: g.Time.UTC()})
 			}
 			if err := cl.do(c.Context, "GET", "/v1/shares/received", nil, nil, &out.Received); err != nil {
 				return err

@@ -4,23 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"time"
 
 	"github.com/cairn-storage/cairn/storage"
 	"github.com/cairn-storage/cairn/storage/drive"
 )
 
-type versionJSON struct {
-	Version uint64    `json:"version"`
-	Size    int64     `json:"size"`
-	Mtime   time.Time `json:"mtime"`
-}
-
-func (d *daemon) versions(ctx context.Context, p string, _ url.Values) ([]versionJSON, error) {
+func (d *daemon) versions(ctx context.Context, p string, _ url.Values) ([]drive.VersionInfo, error) {
 	vs, err := d.n.drive.Versions(ctx, p)
-	return convert(vs, func(v drive.VersionInfo) versionJSON {
-		return versionJSON{Version: v.N, Size: v.Size, Mtime: v.Mtime.UTC()}
-	}), err
+	return orEmpty(vs), err
 }
 
 type shareReq struct {
@@ -62,25 +53,15 @@ func (d *daemon) unshare(ctx context.Context, req unshareReq) (map[string]any, e
 }
 
 func (d *daemon) shares(ctx context.Context, _ url.Values) ([]drive.Grant, error) {
-	return d.n.drive.Shares(ctx)
-}
-
-// shareInfoJSON is a received or pending share in the API and in
-// 'cairn shares --json'.
-type shareInfoJSON struct {
-	Name  string    `json:"name"`
-	From  string    `json:"from"`
-	IsDir bool      `json:"is_dir"`
-	Time  time.Time `json:"time"`
+	gs, err := d.n.drive.Shares(ctx)
+	return orEmpty(gs), err
 }
 
 // shareList serves GET /v1/shares/received and /v1/shares/pending.
-func shareList(list func(context.Context) ([]drive.ShareInfo, error)) func(context.Context, url.Values) ([]shareInfoJSON, error) {
-	return func(ctx context.Context, _ url.Values) ([]shareInfoJSON, error) {
+func shareList(list func(context.Context) ([]drive.ShareInfo, error)) func(context.Context, url.Values) ([]drive.ShareInfo, error) {
+	return func(ctx context.Context, _ url.Values) ([]drive.ShareInfo, error) {
 		ss, err := list(ctx)
-		return convert(ss, func(s drive.ShareInfo) shareInfoJSON {
-			return shareInfoJSON{Name: s.Name, From: s.From, IsDir: s.IsDir, Time: s.Time.UTC()}
-		}), err
+		return orEmpty(ss), err
 	}
 }
 

@@ -35,19 +35,19 @@ const (
 // ShareInfo describes a received or a pending share.
 type ShareInfo struct {
 	// Name is its name under /shared (received) or in the pending list.
-	Name string
+	Name string `json:"name"`
 	// From is the start of the sender's user id (cryptree.SenderOf).
-	From  string
-	IsDir bool
-	// Time is when it arrived (or was last re-keyed).
-	Time time.Time
+	From  string `json:"from"`
+	IsDir bool   `json:"is_dir"`
+	// Time is when it arrived (or was last re-keyed), UTC.
+	Time time.Time `json:"time"`
 }
 
 func shareInfos(rs []received) []ShareInfo {
 	out := make([]ShareInfo, len(rs))
 	for i, r := range rs {
 		out[i] = ShareInfo{Name: r.name, From: cryptree.SenderOf(ed25519.PublicKey(r.from[:])),
-			IsDir: r.cap.Kind == cryptree.CapFolder, Time: r.time}
+			IsDir: r.cap.Kind == cryptree.CapFolder, Time: r.time.UTC()}
 	}
 	return out
 }

@@ -51,15 +51,15 @@ type Sharing struct {
 type Grant struct {
 	// Path is where the shared item is in the user's drive (kept up to
 	// date by Rename and Remove).
-	Path string
+	Path string `json:"path"`
 	// To is the recipient's user id, "" for a link.
-	To string
+	To string `json:"to,omitempty"`
 	// Link is the cairn:// link of a link grant, "" for a user.
-	Link  string
-	Write bool
-	IsDir bool
-	// Time is when the grant was made or last re-keyed.
-	Time time.Time
+	Link  string `json:"link,omitempty"`
+	Write bool   `json:"write"`
+	IsDir bool   `json:"is_dir"`
+	// Time is when the grant was made or last re-keyed (UTC).
+	Time time.Time `json:"time"`
 }
 
 // sharer returns t's sharing configuration or storage.Invalid.
@@ -288,6 +288,7 @@ func (t *Tree) Shares(ctx context.Context) ([]Grant, error) {
 	out := make([]Grant, len(gs))
 	for i := range gs {
 		out[i] = gs[i].Grant
+		out[i].Time = out[i].Time.UTC()
 	}
 	return out, nil
 }

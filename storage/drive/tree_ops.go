@@ -687,9 +687,9 @@ func (o *op) move(ctx context.Context, sp *node, name string, dp *node, newName 
 
 // VersionInfo describes one kept version of a file.
 type VersionInfo struct {
-	N     uint64 // 1 for the first version, increasing
-	Size  int64
-	Mtime time.Time
+	N     uint64    `json:"version"` // 1 for the first version, increasing
+	Size  int64     `json:"size"`
+	Mtime time.Time `json:"mtime"` // UTC
 }
 
 // Versions lists the kept versions of file p, oldest first (the last is
@@ -702,7 +702,7 @@ func (t *Tree) Versions(ctx context.Context, p string) ([]VersionInfo, error) {
 	}
 	out := make([]VersionInfo, len(f.Meta.Versions))
 	for i, v := range f.Meta.Versions {
-		out[i] = VersionInfo{N: v.N, Size: v.Size, Mtime: v.Mtime}
+		out[i] = VersionInfo{N: v.N, Size: v.Size, Mtime: v.Mtime.UTC()}
 	}
 	return out, nil
 }
