@@ -167,7 +167,7 @@ timed() {
 	shift
 	local t0 t1 c0 c1 p0 p1 ccmd
 	c0=0 c1=0 p0=0 p1=0
-	if [[ $name != restic-* ]]; then
+	if [[ $name != *restic-* ]]; then
 		c0=$(cpu "$C_PID")
 		p0=$(cpu "${PEER_PIDS[@]}")
 	fi
@@ -177,7 +177,7 @@ timed() {
 		exit 1
 	}
 	t1=$(now)
-	if [[ $name != restic-* ]]; then
+	if [[ $name != *restic-* ]]; then
 		c1=$(cpu "$C_PID")
 		p1=$(cpu "${PEER_PIDS[@]}")
 	fi
