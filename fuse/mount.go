@@ -146,11 +146,15 @@ func unescape(s string) string {
 	return b.String()
 }
 
-// serve runs fn under the request's deadline. Past it, or when the
-// kernel interrupts the request, it returns at once (EIO with a log
-// line, or EINTR) and fn goes on with its ctx cancelled; undo, if set,
-// then receives what fn returns, to release it.
+// serve runs fn under the request's deadline. Past it, it returns at
+// once (EIO with a log line) and fn goes on with its ctx cancelled;
+// undo, if set, then receives what fn returns, to release it.
 func serve[T any](ctx context.Context, f *FS, op string, p string, fn func(ctx context.Context) (T, error), undo func(T)) (T, error) {
+	// The kernel's interrupts (a signal to the caller, even the Go
+	// runtime's own preemption signals) do not end a request: EINTR from
+	// stat or rename surprises programs, and a change may be half done
+	// on the drive. Only the deadline ends it.
+	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
 	defer cancel()
 	type result struct {
@@ -185,11 +189,8 @@ func serve[T any](ctx context.Context, f *FS, op string, p string, fn func(ctx c
 				}
 			}()
 		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			f.logf("fuse: %s %s: no answer within %v: EIO", op, p, f.o.Timeout)
-			return zero, syscall.EIO
-		}
-		return zero, syscall.EINTR
+		f.logf("fuse: %s %s: no answer within %v: EIO", op, p, f.o.Timeout)
+		return zero, syscall.EIO
 	}
 }
 
