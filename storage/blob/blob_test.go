@@ -630,3 +630,38 @@ func TestConcurrentPutsShareSlots(t *testing.T) {
 	}
 	t.Logf("at most %d fragment transfers at once", maxN.Load())
 }
+
+// cancelReader cancels its context after the first read and goes on
+// giving data: a Put cancelled in the middle.
+type cancelReader struct {
+	r      io.Reader
+	cancel context.CancelFunc
+	reads  int
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	c.reads++
+	if c.reads == 2 {
+		c.cancel()
+	}
+	return c.r.Read(p)
+}
+
+// A Put whose context ends in the middle fails with Canceled: it never
+// returns a manifest of fewer bytes than were given.
+func TestCancelMidwayNeverTruncates(t *testing.T) {
+	net := newNet(8)
+	c := newClient(t, net, Config{K: 4, M: 2, Extra: -1})
+	data := randBytes(21, 600<<10)
+	for i := 0; i < 40; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		m, err := c.Put(ctx, &cancelReader{r: bytes.NewReader(data), cancel: cancel}, PutOptions{})
+		cancel()
+		switch {
+		case err == nil && m.Size != int64(len(data)):
+			t.Fatalf("try %d: a cancelled Put succeeded with %d of %d bytes", i, m.Size, len(data))
+		case err != nil && !errors.Is(err, storage.Canceled):
+			t.Fatalf("try %d: %v, want Canceled", i, err)
+		}
+	}
+}

@@ -105,7 +105,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 				select {
 				case c.slots <- struct{}{}:
 				case <-ctx.Done():
-					readErr <- nil
+					readErr <- ctx.Err()
 					return
 				}
 				j.sealed = getBuf(j.chunk.SealedLen)
@@ -121,14 +121,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 			case pending <- j.done:
 			case <-ctx.Done():
 				drop()
-				readErr <- nil
+				readErr <- ctx.Err()
 				return
 			}
 			select {
 			case jobs <- j:
 			case <-ctx.Done():
 				drop()
-				readErr <- nil
+				readErr <- ctx.Err()
 				return
 			}
 		}
@@ -181,7 +181,13 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o PutOptions) (*Manifest,
 		o.Progress.SetTotal(m.Size)
 		o.Progress.Add(int64(res.chunk.Size))
 	}
-	if err := <-readErr; err != nil && firstErr == nil {
+	switch err := <-readErr; {
+	case firstErr != nil:
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// The reader stopped for the context, maybe before any chunk
+		// was queued: never a success with the file cut short.
+		firstErr = err
+	case err != nil:
 		firstErr = storage.E("put: read", storage.IO, err)
 	}
 	if firstErr != nil {
