@@ -66,7 +66,8 @@ type TreeConfig struct {
 //
 // Reads resolve a path from the root, looking up each folder's record
 // every time (so changes by other writers show) and opening bodies from
-// the local cache by ref. Writes seal the changed folders again and
+// the local cache by ref; a body opened before from the same record value
+// with the same keys is not opened again (opened.go). Writes seal the changed folders again and
 // publish their records with Seq+1. Remove moves into TrashDir, Commit
 // keeps versions (Versions, Version).
 //
@@ -89,6 +90,8 @@ type Tree struct {
 
 	seenMu sync.Mutex
 	seen   map[cryptree.FolderID]*cryptree.Record // verified, as in the cache; read-only
+
+	opened openedCache // folders opened lately, by record value (opened.go)
 
 	// view: a CapView's tree, rooted at a shared folder; no /shared,
 	// no /.cairn, no writes.
@@ -206,6 +209,10 @@ type node struct {
 type op struct {
 	t     *Tree
 	nodes map[cryptree.FolderID]*node
+	// ro: the op only reads, so its nodes may share their Folder with
+	// the cache of opened folders (newReadOp); an op that may change a
+	// folder gets its own copy.
+	ro bool
 
 	// Received shares, as this op sees them (shared.go).
 	recv      *[]received
@@ -214,6 +221,10 @@ type op struct {
 }
 
 func (t *Tree) newOp() *op { return &op{t: t, nodes: map[cryptree.FolderID]*node{}} }
+
+// newReadOp is newOp for an operation that changes no folder: its nodes'
+// Folders (n.f and everything it points to) are shared and read only.
+func (t *Tree) newReadOp() *op { return &op{t: t, nodes: map[cryptree.FolderID]*node{}, ro: true} }
 
 func (o *op) root(ctx context.Context) (*node, error) {
 	return o.load(ctx, o.t.cfg.Root, o.t.cfg.RootKeys.SK, o.t.cfg.RootWriter, o.t.view)
@@ -248,16 +259,28 @@ func (o *op) load(ctx context.Context, id cryptree.FolderID, sk cryptree.Key, w 
 	}
 	var f *cryptree.Folder
 	var keys cryptree.FolderKeys
-	rec, bad, err := o.t.current(ctx, id, foreign, func(body []byte) error {
-		var err error
-		f, keys, err = cryptree.OpenFolder(body, id, sk, wk)
+	rec, bad, err := o.t.current(ctx, id, foreign, func(r *cryptree.Record) error {
+		// The record was chosen (verified, no rollback) before this: a
+		// body opened before from the same value with the same keys
+		// opens the same way again.
+		if f, keys = o.t.opened.get(id, r.Value, sk, wk); f != nil {
+			return nil
+		}
+		body, err := o.t.body(ctx, r.Value)
 		if err != nil {
+			return err
+		}
+		if f, keys, err = cryptree.OpenFolder(body, id, sk, wk); err != nil {
 			return cryptoErr("open folder", id, err)
 		}
+		o.t.opened.put(id, r.Value, sk, wk, f, keys, len(body))
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !o.ro {
+		f = cloneFolder(f) // the cache's copy stays as it was opened
 	}
 	n := &node{id: id, keys: keys, w: w, rec: rec, f: f, foreign: foreign, bad: bad}
 	o.nodes[id] = n
@@ -272,19 +295,14 @@ func (o *op) load(ctx context.Context, id cryptree.FolderID, sk cryptree.Key, w 
 // signing key can make such a record (a co-writer of a share, or a
 // malicious owner), so falling back cannot be abused by peers to roll a
 // folder back; and a record that does not open never wins over one that
-// does. The newest is remembered only once it opened.
-func (t *Tree) current(ctx context.Context, id cryptree.FolderID, foreign bool, open func(body []byte) error) (*cryptree.Record, bool, error) {
+// does. The newest is remembered only once it opened. open reads the body
+// of the record it is given (t.body) and opens it.
+func (t *Tree) current(ctx context.Context, id cryptree.FolderID, foreign bool, open func(r *cryptree.Record) error) (*cryptree.Record, bool, error) {
 	rec, cached, err := t.record(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
-	try := func(r *cryptree.Record) error {
-		body, err := t.body(ctx, r.Value)
-		if err != nil {
-			return err
-		}
-		return open(body)
-	}
+	try := open
 	if cached != nil && rec != cached && rec.Seq > cached.Seq && !cryptree.Follows(cached, rec) {
 		err = storage.Ef("look up folder", storage.Corrupt, "folder "+id.String()[:8],
 			fmt.Errorf("record seq %d jumps too far past seq %d", rec.Seq, cached.Seq))
@@ -339,12 +357,11 @@ func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (rec, cached *c
 	if got == nil {
 		return nil, nil, storage.Ef(op, storage.Corrupt, subject, errors.New("no record returned"))
 	}
-	b := got.Marshal()
-	if cached != nil && bytes.Equal(b, cached.Marshal()) {
+	if cached != nil && sameRecord(got, cached) {
 		return cached, cached, nil // verified before
 	}
 	// Do not trust the record layer: check the signature ourselves.
-	rec, err = cryptree.ParseRecord(b)
+	rec, err = cryptree.ParseRecord(got.Marshal())
 	if err != nil || rec.ID != id {
 		t.logf("tree: refused a forged record of %s", subject)
 		return nil, nil, storage.Ef(op, storage.Corrupt, subject, errors.New("forged record: bad signature or wrong folder"))
@@ -360,6 +377,12 @@ func (t *Tree) record(ctx context.Context, id cryptree.FolderID) (rec, cached *c
 		}
 	}
 	return rec, cached, nil
+}
+
+// sameRecord reports whether a and b marshal to the same bytes (the same
+// folder, seq, value and signature), without marshalling them.
+func sameRecord(a, b *cryptree.Record) bool {
+	return a == b || a.ID == b.ID && a.Seq == b.Seq && a.Sig == b.Sig && bytes.Equal(a.Value, b.Value)
 }
 
 // cachedRecord returns the latest record seen of folder id, or nil. The

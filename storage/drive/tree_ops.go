@@ -22,7 +22,7 @@ func (t *Tree) Stat(ctx context.Context, p string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	o := t.newOp()
+	o := t.newReadOp()
 	if p == "/" {
 		r, err := o.root(ctx)
 		if err != nil {
@@ -56,7 +56,7 @@ func (t *Tree) List(ctx context.Context, dir string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := t.newOp()
+	o := t.newReadOp()
 	n, err := o.dir(ctx, dir)
 	if err != nil {
 		return nil, storage.Ef(op, storage.Other, dir, err)
@@ -87,7 +87,7 @@ func (t *Tree) Walk(ctx context.Context, dir string, fn func(Entry) error) error
 	if err != nil {
 		return err
 	}
-	n, err := t.newOp().dir(ctx, dir)
+	n, err := t.newReadOp().dir(ctx, dir)
 	if err != nil {
 		return storage.Ef(op, storage.Other, dir, err)
 	}
@@ -162,7 +162,7 @@ func (w *walker) walk(ctx context.Context, n *node, dir string, depth int) error
 			}
 			if !w.seen[d.ID] {
 				// A fresh op: fn may have changed things.
-				c, err := t.newOp().child(ctx, n, d)
+				c, err := t.newReadOp().child(ctx, n, d)
 				if err != nil && w.lenient && damaged(err) {
 					t.logf("tree: skipping %s: %v", e.Path, err)
 					continue
@@ -732,7 +732,7 @@ func (t *Tree) file(ctx context.Context, op, p string) (*cryptree.FileEntry, str
 	if p == "/" {
 		return nil, p, storage.Ef(op, storage.IsDir, p, errors.New("is a folder"))
 	}
-	_, d, f, err := t.newOp().lookup(ctx, p)
+	_, d, f, err := t.newReadOp().lookup(ctx, p)
 	switch {
 	case err != nil:
 		return nil, p, storage.Ef(op, storage.Other, p, err)
