@@ -189,9 +189,22 @@ func (s *Service) delegation(ctx context.Context, req *request) (*Cert, error) {
 // revocationKey is where the owner's revocation is kept.
 func revocationKey(owner *[32]byte) []byte { return append([]byte("revoked/"), owner[:]...) }
 
+// Revoked reports whether owner revoked its certificate numbered serial
+// at the peer whose revocations kv keeps (ServiceConfig.Revocations): for
+// another service that takes the same certificates (network/fragment's
+// delegated PUTs), so that one REVOKE voids a delegation for both.
+func Revoked(ctx context.Context, kv storage.KV, owner [32]byte, serial uint64) (bool, error) {
+	through, ok, err := revokedThrough(ctx, kv, &owner)
+	return ok && serial <= through, err
+}
+
 // revokedThrough returns the highest serial owner revoked here, if any.
 func (s *Service) revokedThrough(ctx context.Context, owner *[32]byte) (uint64, bool, error) {
-	v, err := s.cfg.Revocations.Get(ctx, revocationKey(owner))
+	return revokedThrough(ctx, s.cfg.Revocations, owner)
+}
+
+func revokedThrough(ctx context.Context, kv storage.KV, owner *[32]byte) (uint64, bool, error) {
+	v, err := kv.Get(ctx, revocationKey(owner))
 	switch {
 	case errors.Is(err, storage.NotExist):
 		return 0, false, nil

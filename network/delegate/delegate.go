@@ -6,8 +6,9 @@
 // fragment sizes reveal). The delegate (Keeper) keeps the capabilities it
 // accepted and, each round, audits every fragment under the certificate
 // (which renews the owner's leases) and repairs the chunks due for it on
-// ciphertext, placing new fragments in the owner's name
-// (fragment.NewClientFor). When the owner is back it folds the
+// ciphertext, placing new fragments in the owner's name: its PUTs carry
+// the certificate and are signed with the delegate's key
+// (fragment.NewDelegateClient). When the owner is back it folds the
 // delegate's placement into its manifests (Owner.Fold) and can revoke
 // the delegation at every holder (Owner.Revoke); a certificate also
 // simply expires.
@@ -444,7 +445,10 @@ func (k *Keeper) check(ctx context.Context, owner [32]byte, c *blob.Capability) 
 	if err != nil {
 		return nil, false, err
 	}
-	fc := fragment.NewClientFor(k.Host, owner)
+	fc, err := fragment.NewDelegateClient(k.Host, k.Key, c.Cert)
+	if err != nil {
+		return nil, false, err
+	}
 	cfg := k.Blob
 	net := ownerNet{peers: k.Peers, fc: fc, self: k.Self, local: k.Local}
 	cfg.Network = net

@@ -116,7 +116,7 @@ func TestFailedPutNotCharged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := request{Version: Version, Op: opPut, Ref: ref, Len: uint32(len(data)), Owner: [ownerSize]byte(alice.Public().(ed25519.PublicKey))}
+	req := putRequest(alice, e.server.ID(), ref, uint32(len(data)), time.Now().Unix())
 	_, _ = s.Write(append(req.appendHeader(nil), data[:1000]...))
 	if !waitFor(3*time.Second, func() bool { return acct.of(alice) == 6000 }) {
 		t.Fatal("the put was not admitted")

@@ -1,6 +1,7 @@
 package fragment
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
@@ -24,42 +26,64 @@ import (
 // frames each way, which for a 100 KiB fragment was ~20 % of the sender's
 // and receiver's CPU.
 type Client struct {
-	rt    *proto.Client
-	owner ed25519.PrivateKey
-	pub   [ownerSize]byte
+	rt *proto.Client
+	// key signs PUTs, and DELETEs when cert is nil; pub is its public
+	// key. A delegate client's key is the delegate's and cert the
+	// owner's certificate naming it.
+	key  ed25519.PrivateKey
+	pub  [ownerSize]byte
+	cert *[certSize]byte
 
 	// Deadlines bounds every stream. Set it before the first operation;
 	// the zero value is the default. A stream gets 2 × Header plus the
 	// body's time, and never outlives the caller's ctx.
 	Deadlines Deadlines
-	// Now is the clock that stamps DELETEs; nil means time.Now. Set it
-	// before the first operation.
+	// Now is the clock that stamps PUTs and DELETEs; nil means time.Now.
+	// Set it before the first operation.
 	Now func() time.Time
 }
 
 // NewClient returns a client that opens streams from h and acts for the
-// user whose signing key is owner: PUTs record its public key as an
-// owner of the fragment, DELETEs are signed with it. owner may be nil for
-// a client that only reads (PUT and DELETE then fail with Invalid). The
-// client keeps owner; the caller must not modify it.
+// user whose signing key is owner: its PUTs and DELETEs are signed with
+// it, and the holder records its public key as an owner of what it PUTs
+// (and charges it). owner may be nil for a client that only reads (PUT
+// and DELETE then fail with Invalid). The client keeps owner; the caller
+// must not modify it.
 func NewClient(h host.Host, owner ed25519.PrivateKey) *Client {
 	c := &Client{rt: proto.NewClient(h, ProtocolID)}
 	if len(owner) == ed25519.PrivateKeySize {
-		c.owner = owner
+		c.key = owner
 		copy(c.pub[:], owner.Public().(ed25519.PublicKey))
 	}
 	return c
 }
 
-// NewClientFor returns a client whose PUTs name owner (an Ed25519 public
-// key) as the fragment's owner without its private key: a delegate
-// repairing the owner's chunks (network/audit's delegation), so that the
+// NewDelegateClient returns a client whose PUTs are the owner's without
+// the owner's private key: a delegate repairing the owner's chunks
+// (network/audit's delegation). cert is the owner's delegation
+// certificate (audit.SignCert) naming the public key of delegate; each
+// PUT carries it and is signed with delegate, and the holder, once it has
+// checked both, records and charges the certificate's owner, so that the
 // new fragments' leases and charges are the owner's and the owner's own
-// audits renew them. It cannot DELETE (Invalid). The PUT's owner field is
-// not signed (docs/DESIGN.md, "Open holes"); when it is, such a PUT will
-// need the delegate's certificate too.
-func NewClientFor(h host.Host, owner [32]byte) *Client {
-	return &Client{rt: proto.NewClient(h, ProtocolID), pub: owner}
+// audits renew them. It cannot DELETE (Invalid). Errors: those of
+// audit.ParseCert (Invalid, Permission), Invalid for a certificate that
+// names another delegate or a bad key; the certificate's time is the
+// holder's to judge, at each PUT.
+func NewDelegateClient(h host.Host, delegate ed25519.PrivateKey, cert []byte) (*Client, error) {
+	const op = "delegate client"
+	if len(delegate) != ed25519.PrivateKeySize {
+		return nil, storage.E(op, storage.Invalid, errors.New("bad delegate key"))
+	}
+	ct, err := audit.ParseCert(cert)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{rt: proto.NewClient(h, ProtocolID), key: delegate, cert: (*[certSize]byte)(bytes.Clone(cert))}
+	copy(c.pub[:], delegate.Public().(ed25519.PublicKey))
+	if ct.Delegate != c.pub {
+		return nil, storage.E(op, storage.Invalid, errors.New("the certificate names another delegate"))
+	}
+	return c, nil
 }
 
 // Store returns peer p's store, as seen through this client. It does not
@@ -95,13 +119,23 @@ type remote struct {
 
 func (r *remote) Put(ctx context.Context, ref storage.Ref, data []byte) error {
 	const op = "put fragment"
-	if r.c.pub == ([ownerSize]byte{}) {
-		return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("client has no owner key"))
+	if r.c.key == nil {
+		return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("client has no owner key: it cannot put"))
 	}
 	if len(data) > MaxFragment {
 		return storage.Ef(op, storage.Invalid, ref.Short(), fmt.Errorf("fragment of %d bytes is over the cap of %d", len(data), MaxFragment))
 	}
-	req := &request{Op: opPut, Ref: ref, Len: uint32(len(data)), Owner: r.c.pub}
+	server, err := peer.Decode(string(r.p))
+	if err != nil {
+		return storage.Ef(op, storage.Invalid, r.p.Short(), err)
+	}
+	req := &request{Op: opPut, Ref: ref, Len: uint32(len(data)), Owner: r.c.pub, Time: r.c.now().Unix()}
+	if r.c.cert == nil {
+		copy(req.Sig[:], ed25519.Sign(r.c.key, putMessage([]byte(server), ref, req.Len, req.Time)))
+	} else {
+		req.Op, req.Cert = opPutDelegated, *r.c.cert
+		copy(req.Sig[:], ed25519.Sign(r.c.key, delegatedMessage([]byte(server), ref, req.Len, req.Time, req.Cert[:])))
+	}
 	resp, err := r.c.roundTrip(ctx, op, r.p, req, data, 0)
 	if err != nil {
 		return err
@@ -155,19 +189,15 @@ func (r *remote) Has(ctx context.Context, ref storage.Ref) (bool, error) {
 
 func (r *remote) Delete(ctx context.Context, ref storage.Ref) error {
 	const op = "delete fragment"
-	if r.c.owner == nil {
+	if r.c.key == nil || r.c.cert != nil {
 		return storage.Ef(op, storage.Invalid, ref.Short(), errors.New("client has no owner key"))
 	}
 	pid, err := peer.Decode(string(r.p))
 	if err != nil {
 		return storage.Ef(op, storage.Invalid, r.p.Short(), err)
 	}
-	now := time.Now
-	if r.c.Now != nil {
-		now = r.c.Now
-	}
-	req := &request{Op: opDelete, Ref: ref, Owner: r.c.pub, Time: now().Unix()}
-	copy(req.Sig[:], ed25519.Sign(r.c.owner, deleteMessage([]byte(pid), ref, req.Time)))
+	req := &request{Op: opDelete, Ref: ref, Owner: r.c.pub, Time: r.c.now().Unix()}
+	copy(req.Sig[:], ed25519.Sign(r.c.key, deleteMessage([]byte(pid), ref, req.Time)))
 	resp, err := r.c.roundTrip(ctx, op, r.p, req, nil, 0)
 	if err != nil {
 		return err
@@ -176,6 +206,13 @@ func (r *remote) Delete(ctx context.Context, ref storage.Ref) error {
 		return statusError(op, r.p, resp)
 	}
 	return nil
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // statusError turns a refusal from the peer into an error of the mapped
@@ -200,6 +237,6 @@ func (c *Client) roundTrip(ctx context.Context, op string, p storage.PeerID, req
 func (c *Client) roundTripTo(ctx context.Context, op string, p storage.PeerID, req *request, body []byte, maxBody uint32, dst []byte) (response, error) {
 	req.Version = Version
 	d := proto.Deadlines(c.Deadlines.withDefaults())
-	head := req.appendHeader(make([]byte, 0, headerSize+ownerSize+8+sigSize))
+	head := req.appendHeader(make([]byte, 0, headerSize+maxFields))
 	return c.rt.RoundTripTo(ctx, op, p, d, head, body, maxBody, dst)
 }

@@ -30,8 +30,11 @@ func TestLeases(t *testing.T) {
 	acct := &account{}
 	hs := mockHosts(t, 3)
 	e := newEnv(t, hs, ServiceConfig{Admit: acct, Now: clock.now})
+	e.client.Now = clock.now // PUTs are signed for a time in the window
 	alices := e.remote()
-	bobs := NewClient(hs[2], bob).Store(e.peer)
+	bc := NewClient(hs[2], bob)
+	bc.Now = clock.now
+	bobs := bc.Store(e.peer)
 	refA, dataA := storetest.Fragment(41, 7000) // alice's alone
 	refS, dataS := storetest.Fragment(42, 5000) // both keep it
 	must := func(err error) {

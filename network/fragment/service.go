@@ -17,12 +17,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/cairn-storage/cairn/erasure"
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
-// DeleteWindow is how far a DELETE's timestamp may be from the server's
-// clock, either way.
+// DeleteWindow is how far a signed request's timestamp (a PUT's or a
+// DELETE's) may be from the server's clock, either way.
 const DeleteWindow = 5 * time.Minute
 
 // ServiceConfig configures a Service. Store is required; the rest have
@@ -44,8 +45,16 @@ type ServiceConfig struct {
 	// each owner is charged a fragment's length once for as long as it is
 	// recorded as an owner of it: a PUT of a fragment it keeps already is
 	// not charged, a failed PUT is given back, its DELETE releases it.
-	// Nil means storage.AdmitAll{}.
+	// Nil means storage.AdmitAll{}. The owner of a PUT has signed it,
+	// or signed the delegation certificate of the delegate that did.
 	Admit storage.Admitter
+	// Revoked reports whether owner revoked its delegation certificate
+	// numbered serial at this peer (network/audit's REVOKE: the holder
+	// gives audit.Revoked over the audit service's revocations), so that
+	// a revoked delegate can no longer PUT in the owner's name. Nil: this
+	// peer takes no delegated PUTs (permission), as an audit service that
+	// keeps no revocations takes no delegated audits.
+	Revoked func(ctx context.Context, owner [32]byte, serial uint64) (bool, error)
 	// Capacity is the number of bytes offered to others. A PUT that would
 	// take the bytes held past it is refused with Quota; 0 refuses all.
 	Capacity int64
@@ -57,7 +66,8 @@ type ServiceConfig struct {
 	Logf func(format string, args ...any)
 	// Deadlines bounds every stream; the zero value is the default.
 	Deadlines Deadlines
-	// Now is the clock for DELETE windows; nil means time.Now.
+	// Now is the clock for the PUT and DELETE windows, the certificates'
+	// times and the leases; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -207,7 +217,7 @@ func (s *Service) info() Info {
 func (s *Service) serve(x *proto.Exchange, req *request) ([]byte, error) {
 	x.Op = req.Op.String()
 	switch req.Op {
-	case opPut:
+	case opPut, opPutDelegated:
 		return nil, s.put(x, req)
 	case opGet:
 		st, ok := s.cfg.Store.(getterTo)
@@ -301,6 +311,10 @@ func (s *Service) release(ctx context.Context, owner string, size int64) {
 func (s *Service) put(x *proto.Exchange, req *request) error {
 	const op = "put"
 	ctx := x.Ctx
+	if err := s.authorize(ctx, req); err != nil {
+		s.cfg.Logf("fragment service: refused a %v of %x from %s: %v", req.Op, req.Ref[:6], x.From.Short(), err)
+		return err
+	}
 	n := int64(req.Len)
 	held, err := s.cfg.Store.Has(ctx, req.Ref)
 	if err != nil {
@@ -396,6 +410,52 @@ func (s *Service) put(x *proto.Exchange, req *request) error {
 	if !recorded {
 		charged = 0 // the owner record keeps it, a DELETE releases it
 	}
+	return nil
+}
+
+// authorize checks a PUT before anything is charged: its time, its
+// signature (by the owner for this server, ref and length; or by a
+// delegate, over the certificate too), and a delegated PUT's certificate
+// (signed by its owner, naming the signer, not expired, not revoked
+// here). A delegated PUT is then the owner's: req.Owner becomes the
+// certificate's owner. A bad time is Invalid, everything else Permission.
+func (s *Service) authorize(ctx context.Context, req *request) error {
+	const op = "put"
+	now := s.cfg.Now()
+	if err := proto.CheckTime(op, now, req.Time, DeleteWindow); err != nil {
+		return err
+	}
+	server := []byte(s.h.ID())
+	if req.Op == opPut {
+		if !ed25519.Verify(req.Owner[:], putMessage(server, req.Ref, req.Len, req.Time), req.Sig[:]) {
+			return storage.E(op, storage.Permission, errors.New("bad signature"))
+		}
+		return nil
+	}
+	if !ed25519.Verify(req.Owner[:], delegatedMessage(server, req.Ref, req.Len, req.Time, req.Cert[:]), req.Sig[:]) {
+		return storage.E(op, storage.Permission, errors.New("bad signature"))
+	}
+	if s.cfg.Revoked == nil {
+		return storage.E(op, storage.Permission, errors.New("this peer takes no delegated puts"))
+	}
+	c, err := audit.ParseCert(req.Cert[:])
+	if err != nil {
+		return storage.E(op, storage.Permission, err)
+	}
+	if c.Delegate != req.Owner {
+		return storage.E(op, storage.Permission, errors.New("the delegation names another delegate"))
+	}
+	if err := c.Valid(now); err != nil {
+		return storage.E(op, storage.Permission, err)
+	}
+	revoked, err := s.cfg.Revoked(ctx, c.Owner, c.Serial)
+	if err != nil {
+		return storage.E(op, storage.IO, err)
+	}
+	if revoked {
+		return storage.E(op, storage.Permission, fmt.Errorf("delegation %d revoked by its owner", c.Serial))
+	}
+	req.Owner = c.Owner
 	return nil
 }
 

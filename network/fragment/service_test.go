@@ -194,6 +194,19 @@ func rawExchange(t *testing.T, from host.Host, to peer.ID, b []byte) (response, 
 	return proto.ReadResponse(s, MaxFragment)
 }
 
+// signedPut is key's PUT of n bytes of ref for server at time t, as its
+// header: fields and signature, no body.
+func signedPut(key ed25519.PrivateKey, server peer.ID, ref storage.Ref, n uint32, t int64) []byte {
+	r := putRequest(key, server, ref, n, t)
+	return r.appendHeader(nil)
+}
+
+func putRequest(key ed25519.PrivateKey, server peer.ID, ref storage.Ref, n uint32, t int64) request {
+	r := request{Version: Version, Op: opPut, Ref: ref, Len: n, Owner: [ownerSize]byte(key.Public().(ed25519.PublicKey)), Time: t}
+	copy(r.Sig[:], ed25519.Sign(key, putMessage([]byte(server), ref, n, t)))
+	return r
+}
+
 func signedDelete(server peer.ID, ref storage.Ref, t int64) []byte {
 	r := request{Version: Version, Op: opDelete, Ref: ref, Owner: [ownerSize]byte(alice.Public().(ed25519.PublicKey)), Time: t}
 	copy(r.Sig[:], ed25519.Sign(alice, deleteMessage([]byte(server), ref, t)))
@@ -351,8 +364,10 @@ func TestMalformedRequests(t *testing.T) {
 		{"oversized put", hdr(Version, opPut, 1<<32-1), int(proto.Invalid)},
 		{"get with body", hdr(Version, opGet, 5), int(proto.Invalid)},
 		{"short header", hdr(Version, opGet, 0)[:10], -1},
+		{"unsigned put (op 1)", append(hdr(Version, opPutUnsigned, 1000), seq(0, 32)...), int(proto.Invalid)},
 		{"put missing owner", hdr(Version, opPut, 1000)[:headerSize], -1},
-		{"put short body", append(append(hdr(Version, opPut, 1000), seq(0, 32)...), data[:500]...), -1},
+		{"put short fields", append(hdr(Version, opPut, 1000), seq(0, 32)...), -1},
+		{"put short body", append(signedPut(alice, e.server.ID(), ref, 1000, time.Now().Unix()), data[:500]...), -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -596,8 +611,8 @@ func TestClientHangs(t *testing.T) {
 				name string
 				send []byte
 			}{
-				{"mid-header", (&request{Version: Version, Op: opPut, Ref: ref, Len: 1 << 20}).appendHeader(nil)[:20]},
-				{"mid-body", append((&request{Version: Version, Op: opPut, Ref: ref, Len: 1 << 20}).appendHeader(nil), data[:1000]...)},
+				{"mid-header", signedPut(alice, hs[0].ID(), ref, 1<<20, time.Now().Unix())[:20]},
+				{"mid-body", append(signedPut(alice, hs[0].ID(), ref, 1<<20, time.Now().Unix()), data[:1000]...)},
 			}
 			for _, tc := range tests {
 				started := e.srv.server.Started()
@@ -640,7 +655,7 @@ func TestCloseResetsHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = s.Write((&request{Version: Version, Op: opPut, Len: 1000}).appendHeader(nil))
+	_, _ = s.Write(signedPut(alice, hs[0].ID(), storage.Ref{}, 1000, time.Now().Unix()))
 	if !waitFor(time.Second, func() bool { return e.srv.server.InFlight() == 1 }) {
 		t.Fatal("handler not running")
 	}

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
 
-// ProtocolID is the libp2p protocol ID of this protocol. A new wire format
-// gets a new ID; PROTOCOL.md describes this one.
+// ProtocolID is the libp2p protocol ID of this protocol; PROTOCOL.md
+// describes it. New requests come as new op codes under the same ID
+// (a server that does not know one answers invalid, as for op 1, the
+// unsigned PUT, retired for ops 6 and 7); a change to an op's bytes
+// gets a new ID.
 const ProtocolID = "/cairn/fragment/1.0.0"
 
 // ServiceName is the resource-manager service name the server's streams
@@ -31,24 +35,41 @@ const (
 	headerSize   = 38 // version, op, ref, length
 	ownerSize    = ed25519.PublicKeySize
 	sigSize      = ed25519.SignatureSize
+	certSize     = audit.CertSize
 	infoBodySize = 24 // free, capacity, held
 	deleteDomain = "cairn/fragment/1 delete\x00"
+	putDomain    = "cairn/fragment/1 put\x00"
+	// delegatedDomain: a delegate's PUT for the owner of its certificate.
+	delegatedDomain = "cairn/fragment/1 put delegated\x00"
+	// maxFields is the longest op fields (PUT-DELEGATED's).
+	maxFields = ownerSize + 8 + sigSize + certSize
 )
 
 type op uint8
 
 const (
-	opPut    op = 1
-	opGet    op = 2
-	opHas    op = 3
-	opDelete op = 4
-	opInfo   op = 5
+	// opPutUnsigned is the first version's PUT, whose owner was not
+	// signed: refused (invalid) before its fields are read.
+	opPutUnsigned op = 1
+	opGet         op = 2
+	opHas         op = 3
+	opDelete      op = 4
+	opInfo        op = 5
+	// opPut is a PUT signed by its owner.
+	opPut op = 6
+	// opPutDelegated is a PUT signed by a delegate, with the owner's
+	// certificate naming it.
+	opPutDelegated op = 7
 )
 
 func (o op) String() string {
 	switch o {
 	case opPut:
 		return "put"
+	case opPutDelegated:
+		return "put delegated"
+	case opPutUnsigned:
+		return "unsigned put"
 	case opGet:
 		return "get"
 	case opHas:
@@ -64,13 +85,16 @@ func (o op) String() string {
 // fieldsSize is the size of the op-specific fields after the fixed header.
 func (o op) fieldsSize() int {
 	switch o {
-	case opPut:
-		return ownerSize
-	case opDelete:
+	case opPut, opDelete:
 		return ownerSize + 8 + sigSize
+	case opPutDelegated:
+		return ownerSize + 8 + sigSize + certSize
 	}
 	return 0
 }
+
+// isPut tells the ops that carry a fragment.
+func (o op) isPut() bool { return o == opPut || o == opPutDelegated }
 
 // statusCorrupt is this protocol's own status 4: the server's copy of a
 // fragment failed verification. The others are proto's common ones.
@@ -92,10 +116,14 @@ type request struct {
 	Op      op
 	Ref     storage.Ref
 	Len     uint32
-	Owner   [ownerSize]byte // PUT, DELETE
-	Time    int64           // DELETE: Unix seconds
-	Sig     [sigSize]byte   // DELETE
-	Body    []byte
+	// Owner is the signer: the owner (PUT, DELETE) or the delegate
+	// (PUT-DELEGATED). The server sets it to the certificate's owner
+	// once a delegated PUT has been checked.
+	Owner [ownerSize]byte
+	Time  int64          // PUT, PUT-DELEGATED, DELETE: Unix seconds
+	Sig   [sigSize]byte  // PUT, PUT-DELEGATED, DELETE
+	Cert  [certSize]byte // PUT-DELEGATED: the owner's delegation certificate
+	Body  []byte
 }
 
 // appendHeader appends the fixed header and the op fields (not the body).
@@ -104,12 +132,13 @@ func (r *request) appendHeader(b []byte) []byte {
 	b = append(b, r.Ref[:]...)
 	b = binary.BigEndian.AppendUint32(b, r.Len)
 	switch r.Op {
-	case opPut:
-		b = append(b, r.Owner[:]...)
-	case opDelete:
+	case opPut, opPutDelegated, opDelete:
 		b = append(b, r.Owner[:]...)
 		b = binary.BigEndian.AppendUint64(b, uint64(r.Time))
 		b = append(b, r.Sig[:]...)
+		if r.Op == opPutDelegated {
+			b = append(b, r.Cert[:]...)
+		}
 	}
 	return b
 }
@@ -120,7 +149,7 @@ func (r *request) appendHeader(b []byte) []byte {
 // resets the stream). Nothing is read past the op fields.
 func readRequestHeader(rd io.Reader) (request, error) {
 	var r request
-	var h [headerSize + ownerSize + 8 + sigSize]byte
+	var h [headerSize + maxFields]byte
 	if _, err := io.ReadFull(rd, h[:headerSize]); err != nil {
 		return r, err
 	}
@@ -132,7 +161,9 @@ func readRequestHeader(rd io.Reader) (request, error) {
 		return r, proto.Malformed("read request", storage.Invalid, "unsupported version %d", r.Version)
 	}
 	switch r.Op {
-	case opPut:
+	case opPutUnsigned:
+		return r, proto.Malformed("read request", storage.Invalid, "unsigned put (op 1) is no longer taken: a PUT must be signed (op 6 or 7)")
+	case opPut, opPutDelegated:
 		if r.Len > MaxFragment {
 			return r, proto.Malformed("read request", storage.Invalid, "fragment of %d bytes is over the cap of %d", r.Len, MaxFragment)
 		}
@@ -155,9 +186,10 @@ func readRequestHeader(rd io.Reader) (request, error) {
 		return r, err
 	}
 	copy(r.Owner[:], f)
-	if r.Op == opDelete {
-		r.Time = int64(binary.BigEndian.Uint64(f[ownerSize:]))
-		copy(r.Sig[:], f[ownerSize+8:])
+	r.Time = int64(binary.BigEndian.Uint64(f[ownerSize:]))
+	copy(r.Sig[:], f[ownerSize+8:])
+	if r.Op == opPutDelegated {
+		copy(r.Cert[:], f[ownerSize+8+sigSize:])
 	}
 	return r, nil
 }
@@ -203,6 +235,18 @@ func parseInfo(b []byte) (Info, error) {
 		return Info{}, proto.Malformed("read info", storage.Corrupt, "negative size in info")
 	}
 	return i, nil
+}
+
+// putMessage is what the owner signs to put the n bytes of ref at server
+// (the raw bytes of its peer ID) at time t (Unix seconds).
+func putMessage(server []byte, ref storage.Ref, n uint32, t int64) []byte {
+	return proto.SignedMessage(putDomain, server, ref[:], binary.BigEndian.AppendUint32(nil, n), binary.BigEndian.AppendUint64(nil, uint64(t)))
+}
+
+// delegatedMessage is what a delegate signs to put the n bytes of ref at
+// server at time t for the owner of cert.
+func delegatedMessage(server []byte, ref storage.Ref, n uint32, t int64, cert []byte) []byte {
+	return proto.SignedMessage(delegatedDomain, server, ref[:], binary.BigEndian.AppendUint32(nil, n), binary.BigEndian.AppendUint64(nil, uint64(t)), cert)
 }
 
 // deleteMessage is what the owner signs to delete ref at server (the raw

@@ -11,10 +11,33 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/cairn-storage/cairn/network/audit"
 	"github.com/cairn-storage/cairn/network/internal/nettest"
 	"github.com/cairn-storage/cairn/network/internal/proto"
 	"github.com/cairn-storage/cairn/storage"
 )
+
+// vectorRequests are the PUT, PUT-DELEGATED and DELETE of PROTOCOL.md's
+// vectors: by the vector signer (seed 20 21 … 3f) for the vector server,
+// at time 1700000000; the delegated PUT by the key of the seed 60 61 … 7f
+// under cert, the audit section's certificate.
+func vectorRequests(t testing.TB, cert []byte) (put, delegated, del request) {
+	owner, server := vectorKeys(t)
+	delegate := ed25519.NewKeyFromSeed(seq(0x60, 32))
+	var ref storage.Ref
+	copy(ref[:], seq(0, 32))
+	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
+	const at = 1700000000
+	put = request{Version: Version, Op: opPut, Ref: ref, Len: 5, Owner: pub, Time: at}
+	copy(put.Sig[:], ed25519.Sign(owner, putMessage([]byte(server), ref, 5, at)))
+	delegated = request{Version: Version, Op: opPutDelegated, Ref: ref, Len: 5, Time: at}
+	copy(delegated.Owner[:], delegate.Public().(ed25519.PublicKey))
+	copy(delegated.Cert[:], cert)
+	copy(delegated.Sig[:], ed25519.Sign(delegate, delegatedMessage([]byte(server), ref, 5, at, cert)))
+	del = request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: at}
+	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
+	return put, delegated, del
+}
 
 func TestProtocolVectors(t *testing.T) {
 	vecs, doc := protocolVectors(t)
@@ -22,22 +45,28 @@ func TestProtocolVectors(t *testing.T) {
 	if !strings.Contains(doc, "`"+server.String()+"`") {
 		t.Errorf("PROTOCOL.md does not name the vector server's peer ID %s", server)
 	}
-	var ref storage.Ref
-	copy(ref[:], seq(0, 32))
+	// The delegated PUT carries the audit section's certificate (checked
+	// there by network/audit).
+	cert := vecs["audit-delegation-cert"]
+	c, err := audit.ParseCert(cert)
+	if err != nil {
+		t.Fatalf("the audit section's certificate: %v", err)
+	}
 	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
-
-	put := request{Version: Version, Op: opPut, Ref: ref, Len: 5, Owner: pub}
-	del := request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: 1700000000}
-	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
+	if c.Owner != pub || c.Delegate != [32]byte(ed25519.NewKeyFromSeed(seq(0x60, 32)).Public().(ed25519.PublicKey)) {
+		t.Fatalf("the audit section's certificate is for %x → %x", c.Owner[:4], c.Delegate[:4])
+	}
+	put, delegated, del := vectorRequests(t, cert)
 	info := Info{Free: 1 << 30, Capacity: 2 << 30, Held: 1 << 30}
 	infoResp := response{Status: proto.OK, Len: infoBodySize}
 	quota := response{Status: proto.Quota, Text: "quota exceeded"}
 
 	want := map[string][]byte{
-		"put-request":    append(put.appendHeader(nil), "hello"...),
-		"delete-request": del.appendHeader(nil),
-		"info-response":  info.append(infoResp.AppendHeader(nil)),
-		"quota-response": quota.AppendHeader(nil),
+		"put-request":           append(put.appendHeader(nil), "hello"...),
+		"put-delegated-request": append(delegated.appendHeader(nil), "hello"...),
+		"delete-request":        del.appendHeader(nil),
+		"info-response":         info.append(infoResp.AppendHeader(nil)),
+		"quota-response":        quota.AppendHeader(nil),
 	}
 	for name, w := range want {
 		if !bytes.Equal(vecs[name], w) {
@@ -47,8 +76,24 @@ func TestProtocolVectors(t *testing.T) {
 
 	// And they decode to what they say.
 	r, err := readRequest(bytes.NewReader(vecs["put-request"]))
-	if err != nil || r.Op != opPut || r.Ref != ref || r.Owner != pub || string(r.Body) != "hello" {
+	if err != nil || r.Op != opPut || r.Ref != put.Ref || r.Owner != pub || r.Time != 1700000000 || string(r.Body) != "hello" {
 		t.Errorf("put vector decodes to %+v, %v", r, err)
+	}
+	if len(vecs["put-request"]) != 142+5 {
+		t.Errorf("put vector of %d bytes, want a 142-byte header and the body", len(vecs["put-request"]))
+	}
+	if !ed25519.Verify(r.Owner[:], putMessage([]byte(server), r.Ref, r.Len, r.Time), r.Sig[:]) {
+		t.Errorf("put vector's signature does not verify")
+	}
+	r, err = readRequest(bytes.NewReader(vecs["put-delegated-request"]))
+	if err != nil || r.Op != opPutDelegated || r.Owner != c.Delegate || !bytes.Equal(r.Cert[:], cert) || string(r.Body) != "hello" {
+		t.Errorf("delegated put vector decodes to %+v, %v", r, err)
+	}
+	if len(vecs["put-delegated-request"]) != 287+5 {
+		t.Errorf("delegated put vector of %d bytes, want a 287-byte header and the body", len(vecs["put-delegated-request"]))
+	}
+	if !ed25519.Verify(r.Owner[:], delegatedMessage([]byte(server), r.Ref, r.Len, r.Time, r.Cert[:]), r.Sig[:]) {
+		t.Errorf("delegated put vector's signature does not verify")
 	}
 	r, err = readRequest(bytes.NewReader(vecs["delete-request"]))
 	if err != nil || r.Op != opDelete || r.Time != 1700000000 {
@@ -56,6 +101,12 @@ func TestProtocolVectors(t *testing.T) {
 	}
 	if !ed25519.Verify(r.Owner[:], deleteMessage([]byte(server), r.Ref, r.Time), r.Sig[:]) {
 		t.Errorf("delete vector's signature does not verify")
+	}
+	// The first version's PUT (op 1, unsigned) is refused with invalid,
+	// not read as something else.
+	old := append(append([]byte{Version, byte(opPutUnsigned)}, vecs["put-request"][2:38]...), pub[:]...)
+	if _, err := readRequest(bytes.NewReader(append(old, "hello"...))); storage.KindOf(err) != storage.Invalid || !strings.Contains(err.Error(), "unsigned") {
+		t.Errorf("an unsigned put (op 1): %v, want Invalid", err)
 	}
 	resp, err := proto.ReadResponse(bytes.NewReader(vecs["info-response"]), infoBodySize)
 	if err != nil {
@@ -75,8 +126,9 @@ func TestRequestRoundTrip(t *testing.T) {
 	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
 	ref := storage.Ref(seq(7, 32))
 	for _, r := range []request{
-		{Version: Version, Op: opPut, Ref: ref, Len: 3, Owner: pub, Body: []byte("abc")},
-		{Version: Version, Op: opPut, Ref: ref, Len: 0, Owner: pub},
+		{Version: Version, Op: opPut, Ref: ref, Len: 3, Owner: pub, Time: 1 << 40, Sig: [sigSize]byte(seq(2, 64)), Body: []byte("abc")},
+		{Version: Version, Op: opPut, Ref: ref, Len: 0, Owner: pub, Time: -1},
+		{Version: Version, Op: opPutDelegated, Ref: ref, Len: 2, Owner: pub, Time: 9, Sig: [sigSize]byte(seq(3, 64)), Cert: [certSize]byte(seq(4, certSize)), Body: []byte("ab")},
 		{Version: Version, Op: opGet, Ref: ref},
 		{Version: Version, Op: opHas, Ref: ref},
 		{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: -5, Sig: [sigSize]byte(seq(1, 64))},
@@ -88,7 +140,7 @@ func TestRequestRoundTrip(t *testing.T) {
 			t.Fatalf("%v: %v", r.Op, err)
 		}
 		if got.Op != r.Op || got.Ref != r.Ref || got.Len != r.Len || got.Owner != r.Owner ||
-			got.Time != r.Time || got.Sig != r.Sig || !bytes.Equal(got.Body, r.Body) {
+			got.Time != r.Time || got.Sig != r.Sig || got.Cert != r.Cert || !bytes.Equal(got.Body, r.Body) {
 			t.Fatalf("%v: decoded %+v, want %+v", r.Op, got, r)
 		}
 	}
@@ -109,16 +161,21 @@ func TestReadRequestMalformed(t *testing.T) {
 		{"version 0", hdr(0, opGet, ref, 0), true},
 		{"version 2", hdr(2, opGet, ref, 0), true},
 		{"op 0", hdr(Version, 0, ref, 0), true},
-		{"op 6", hdr(Version, 6, ref, 0), true},
 		{"op 255", hdr(Version, 255, ref, 0), true},
 		{"put over cap", hdr(Version, opPut, ref, MaxFragment+1), true},
 		{"put 4 GiB", hdr(Version, opPut, ref, 1<<32-1), true},
 		{"get with body", hdr(Version, opGet, ref, 1), true},
 		{"delete with body", hdr(Version, opDelete, ref, 10), true},
 		{"info with ref", hdr(Version, opInfo, ref, 0), true},
+		{"unsigned put (op 1)", hdr(Version, opPutUnsigned, ref, 5), true},
+		{"op 8", hdr(Version, 8, ref, 0), true},
+		{"delegated put over cap", hdr(Version, opPutDelegated, ref, MaxFragment+1), true},
 		{"put without owner", hdr(Version, opPut, ref, 0), false},
+		{"put short fields", append(hdr(Version, opPut, ref, 0), seq(0, 103)...), false},
+		{"delegated put without its certificate", append(hdr(Version, opPutDelegated, ref, 0), seq(0, 104)...), false},
+		{"delegated put short certificate", append(hdr(Version, opPutDelegated, ref, 0), seq(0, 104+144)...), false},
 		{"delete short fields", append(hdr(Version, opDelete, ref, 0), seq(0, 100)...), false},
-		{"put short body", append(append(hdr(Version, opPut, ref, 10), seq(0, 32)...), 1, 2), false},
+		{"put short body", append(append(hdr(Version, opPut, ref, 10), seq(0, 104)...), 1, 2), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,16 +276,22 @@ func TestReadResponse(t *testing.T) {
 }
 
 func FuzzReadRequest(f *testing.F) {
-	owner, server := vectorKeys(f)
-	pub := [ownerSize]byte(owner.Public().(ed25519.PublicKey))
+	_, server := vectorKeys(f)
 	ref := storage.Ref(seq(0, 32))
-	f.Add(append((&request{Version: Version, Op: opPut, Ref: ref, Len: 5, Owner: pub}).appendHeader(nil), "hello"...))
-	del := request{Version: Version, Op: opDelete, Ref: ref, Owner: pub, Time: 1700000000}
-	copy(del.Sig[:], ed25519.Sign(owner, deleteMessage([]byte(server), ref, del.Time)))
+	cert := seq(9, certSize)
+	if vecs, _ := nettest.Vectors(f, "../PROTOCOL.md"); len(vecs["audit-delegation-cert"]) == certSize {
+		cert = vecs["audit-delegation-cert"]
+	}
+	put, delegated, del := vectorRequests(f, cert)
+	f.Add(append(put.appendHeader(nil), "hello"...))
+	f.Add(append(delegated.appendHeader(nil), "hello"...))
 	f.Add(del.appendHeader(nil))
+	f.Add(append([]byte{Version, byte(opPutUnsigned)}, put.appendHeader(nil)[2:70]...))
+	f.Add(delegated.appendHeader(nil)[:200])
 	f.Add((&request{Version: Version, Op: opGet, Ref: ref}).appendHeader(nil))
 	f.Add((&request{Version: Version, Op: opInfo}).appendHeader(nil))
 	f.Add((&request{Version: Version, Op: opPut, Len: 1 << 31}).appendHeader(nil))
+	f.Add((&request{Version: Version, Op: opPutDelegated, Len: MaxFragment + 1}).appendHeader(nil))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := readRequest(bytes.NewReader(b))
@@ -243,7 +306,14 @@ func FuzzReadRequest(f *testing.F) {
 		if !bytes.Equal(enc, b[:len(enc)]) {
 			t.Fatalf("re-encoding differs")
 		}
+		if r.Op.isPut() != (r.Op == opPut || r.Op == opPutDelegated) || r.Op == opPutUnsigned {
+			t.Fatalf("accepted %v", r.Op)
+		}
 		_ = ed25519.Verify(r.Owner[:], deleteMessage([]byte(server), r.Ref, r.Time), r.Sig[:])
+		_ = ed25519.Verify(r.Owner[:], putMessage([]byte(server), r.Ref, r.Len, r.Time), r.Sig[:])
+		if r.Op == opPutDelegated {
+			_, _ = audit.ParseCert(r.Cert[:])
+		}
 	})
 }
 

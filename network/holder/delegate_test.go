@@ -107,7 +107,11 @@ func TestDelegatedRepairOnHolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnet := &peers{fc: fragment.NewClientFor(hs[1].Net.Host(), ownerPub), ids: ids, off: onet.off}
+	dfc, err := fragment.NewDelegateClient(hs[1].Net.Host(), delegate, capa.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnet := &peers{fc: dfc, ids: ids, off: onet.off}
 	dcfg := cfg
 	dcfg.Network, dcfg.Secret = dnet, cryptree.ChunkSecret{0xde}
 	dc, err := blob.New(dcfg)

@@ -113,14 +113,21 @@ func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 	if cfg.WrapStore != nil {
 		served = cfg.WrapStore(frags)
 	}
+	// A delegate's PUTs for an owner are refused once the owner revoked
+	// the delegation here, as its audits are: one REVOKE, kept by the
+	// audit service, voids both.
+	revocations := h.DB.KV("delegations")
 	h.Fragments = fragment.NewService(h.Net.Host(), fragment.ServiceConfig{
 		Store:    served,
 		Owners:   h.DB.KV("owners"),
 		Admit:    Admitter{h.Ledger},
 		Capacity: cfg.Contribute,
 		Used:     frags.Bytes,
-		Logf:     cfg.Logf,
-		Now:      cfg.Now,
+		Revoked: func(ctx context.Context, owner [32]byte, serial uint64) (bool, error) {
+			return audit.Revoked(ctx, revocations, owner, serial)
+		},
+		Logf: cfg.Logf,
+		Now:  cfg.Now,
 	})
 	// An audit is answered for the fragment's owners and their
 	// delegates, and renews the owner's lease; leases not renewed for
@@ -135,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (_ *Holder, err error) {
 				cfg.Logf("renewing the lease on %x: %v", ref[:6], err)
 			}
 		},
-		Revocations: h.DB.KV("delegations"),
+		Revocations: revocations,
 		MayRevoke: func(_ context.Context, owner [32]byte) (bool, error) {
 			return h.Ledger.Held(fragment.OwnerName(owner[:])) > 0, nil
 		},

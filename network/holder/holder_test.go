@@ -215,7 +215,11 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	// owner's lease and charge, renewed by the owner's audits and the
 	// delegate's.
 	fixed, fixedData := storetest.Fragment(3, 20<<10)
-	if err := fragment.NewClientFor(hs[2].Net.Host(), ownerPub).Store(holder).Put(ctx, fixed, fixedData); err != nil {
+	dput, err := fragment.NewDelegateClient(hs[2].Net.Host(), delegate, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dput.Store(holder).Put(ctx, fixed, fixedData); err != nil {
 		t.Fatalf("the delegate's put for the owner: %v", err)
 	}
 	if ok, err := hs[1].Fragments.IsOwner(ctx, fixed, ownerPub); err != nil || !ok {
@@ -238,6 +242,19 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	}
 	if err := dc.Audit(ctx, holder, kept, 1); !errors.Is(err, storage.Permission) {
 		t.Fatalf("under a revoked certificate: %v, want Permission", err)
+	}
+	// The revocation voids the delegate's PUTs there too, and an expired
+	// certificate carries none.
+	other, otherData := storetest.Fragment(4, 10<<10)
+	if err := dput.Store(holder).Put(ctx, other, otherData); !errors.Is(err, storage.Permission) {
+		t.Fatalf("a put under a revoked certificate: %v, want Permission", err)
+	}
+	sput, err := fragment.NewDelegateClient(hs[2].Net.Host(), delegate, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sput.Store(hs[0].Net.ID()).Put(ctx, other, otherData); !errors.Is(err, storage.Permission) {
+		t.Fatalf("a put under an expired certificate: %v, want Permission", err)
 	}
 	// Holders the owner did not tell still answer: revocation is per
 	// holder (the certificate's not-after bounds the rest).
@@ -262,6 +279,16 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	}
 	if err := dc2.Audit(ctx, holder, kept, 1); err != nil {
 		t.Fatalf("under a new certificate, serial 2: %v", err)
+	}
+	dput2, err := fragment.NewDelegateClient(hs[2].Net.Host(), delegate, cert2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dput2.Store(holder).Put(ctx, other, otherData); err != nil {
+		t.Fatalf("a put under a new certificate, serial 2: %v", err)
+	}
+	if ok, err := hs[1].Fragments.IsOwner(ctx, other, ownerPub); err != nil || !ok {
+		t.Fatalf("the delegate's put under serial 2 is not the owner's: %v, %v", ok, err)
 	}
 }
 

@@ -31,10 +31,10 @@ import (
 // the plaintext), plaintext sizes, file sizes, names, which chunks make up
 // which file or in what order.
 //
-// The delegate's repairs must PUT the new fragments with the owner's
-// public key as owner (its Network's stores built on
-// fragment.NewClientFor), so that their leases and charges are the
-// owner's and the owner's own later audits renew them.
+// The delegate's repairs must PUT the new fragments in the owner's name
+// (its Network's stores built on fragment.NewDelegateClient: the PUTs
+// carry Cert and are signed by the delegate), so that their leases and
+// charges are the owner's and the owner's own later audits renew them.
 
 // Capability is what a delegate needs to audit and repair an owner's
 // chunks: no keys, no names.
