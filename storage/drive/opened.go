@@ -3,7 +3,9 @@ package drive
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/cairn-storage/cairn/cryptree"
 )
@@ -119,4 +121,29 @@ func cloneFolder(f *cryptree.Folder) *cryptree.Folder {
 		c.Files[i].Meta.Versions = vs
 	}
 	return &c
+}
+
+// sealedAs returns a copy of f as cryptree.OpenFolder returns it once
+// sealed (TestSealedAs): folders and files sorted by name, times in UTC
+// without a monotonic reading, empty lists as it returns them. save keeps it, so that the read after a
+// write does not open the body the write has just sealed.
+func sealedAs(f *cryptree.Folder) *cryptree.Folder {
+	c := cloneFolder(f)
+	utc := func(t time.Time) time.Time { return time.Unix(t.Unix(), int64(t.Nanosecond())).UTC() }
+	c.Mtime = utc(c.Mtime)
+	if len(c.Dirs) == 0 {
+		c.Dirs = nil // as cryptree opens an empty list of folders
+	}
+	if c.Files == nil {
+		c.Files = []cryptree.FileEntry{} // and of files
+	}
+	slices.SortFunc(c.Dirs, func(a, b cryptree.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(c.Files, func(a, b cryptree.FileEntry) int { return strings.Compare(a.Meta.Name, b.Meta.Name) })
+	for i := range c.Files {
+		for j := range c.Files[i].Meta.Versions {
+			v := &c.Files[i].Meta.Versions[j]
+			v.Mtime = utc(v.Mtime)
+		}
+	}
+	return c
 }

@@ -2,6 +2,8 @@ package drive
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,48 @@ func TestOpenedCacheBounds(t *testing.T) {
 func (c *openedCache) getOK(id cryptree.FolderID, v []byte, sk cryptree.Key, wk *cryptree.Key) bool {
 	f, _ := c.get(id, v, sk, wk)
 	return f != nil
+}
+
+// What save keeps of a folder is what its body opens to.
+func TestSealedAs(t *testing.T) {
+	ctx := context.Background()
+	e := newTreeEnv(t)
+	tr := e.tree
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 7, time.FixedZone("x", 3600))
+	steps := []func() error{
+		func() error { _, err := tr.Commit(ctx, "/z/b", inline("b"), mtime); return err },
+		func() error { _, err := tr.Commit(ctx, "/z/a", bigManifest(3), time.Time{}); return err },
+		func() error { return tr.Mkdir(ctx, "/z/c/d", true) },
+		func() error { return tr.Mkdir(ctx, "/z/0", false) },
+		func() error { _, err := tr.Commit(ctx, "/z/a", inline("a2"), time.Time{}); return err },
+		func() error { return tr.Rename(ctx, "/z/b", "/z/y") },
+		func() error { return tr.Rename(ctx, "/z/c", "/c") },
+		func() error { _, err := tr.Remove(ctx, "/z/0", false); return err },
+	}
+	for i := 0; i < 14; i++ {
+		steps = append(steps, func() error { _, err := tr.Commit(ctx, "/z/v", inline(fmt.Sprint(i)), time.Time{}); return err })
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	checked := 0
+	for id, k := range tr.opened.m {
+		body, err := tr.body(ctx, k.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, keys, err := cryptree.OpenFolder(body, id, k.sk, k.wk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(f, k.f) || keys != k.keys {
+			t.Errorf("folder %q kept as\n%+v\nopens as\n%+v", f.Name, k.f, f)
+		}
+		checked++
+	}
+	if checked < 4 {
+		t.Fatalf("%d folders kept", checked)
+	}
 }

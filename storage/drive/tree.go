@@ -519,6 +519,9 @@ func (o *op) save(ctx context.Context, n *node) error {
 	o.t.remember(ctx, rec, n.rec)
 	n.rec = rec
 	o.nodes[n.id] = n
+	// What the body opens to is what was sealed (opened.go): the next
+	// read of the folder need not open it.
+	o.t.opened.put(n.id, value, n.keys.SK, &n.w.WK, sealedAs(n.f), n.keys, len(body))
 	return nil
 }
 
