@@ -349,12 +349,19 @@ func (t *Tree) Commit(ctx context.Context, p string, m *blob.Manifest, mtime tim
 	if err := t.writable(op, p); err != nil {
 		return Entry{}, err
 	}
-	return t.groupCommit(ctx, &pendingCommit{p: p, m: m, mtime: mtime, done: make(chan commitResult, 1)})
+	// A manifest too large to sit in its version is sealed and stored
+	// now, before the commit queues: not one after another under the
+	// lock, where every commit waits.
+	v, err := t.version(ctx, m, 0, time.Time{})
+	if err != nil {
+		return Entry{}, storage.Ef(op, storage.Other, p, err)
+	}
+	return t.groupCommit(ctx, &pendingCommit{p: p, m: m, v: &v, mtime: mtime, done: make(chan commitResult, 1)})
 }
 
 // commit is Commit of clean path p within op o (the lock held).
 func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, error) {
-	e, parent, err := o.stage(ctx, p, m, mtime)
+	e, parent, err := o.stage(ctx, p, m, nil, mtime)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -366,8 +373,10 @@ func (o *op) commit(ctx context.Context, p string, m *blob.Manifest, mtime time.
 
 // stage applies a commit of clean path p to its parent folder in memory
 // (within op o, the lock held) and returns that folder, which the caller
-// saves: several commits into one folder then cost one write.
-func (o *op) stage(ctx context.Context, p string, m *blob.Manifest, mtime time.Time) (Entry, *node, error) {
+// saves: several commits into one folder then cost one write. pre, if
+// set, is m as a version made beforehand (Tree.version; its N and Mtime
+// are set here).
+func (o *op) stage(ctx context.Context, p string, m *blob.Manifest, pre *cryptree.Version, mtime time.Time) (Entry, *node, error) {
 	const op = "commit"
 	t := o.t
 	now := time.Now()
@@ -394,8 +403,11 @@ func (o *op) stage(ctx context.Context, p string, m *blob.Manifest, mtime time.T
 	if f != nil {
 		n = f.Meta.Versions[len(f.Meta.Versions)-1].N + 1
 	}
-	v, err := t.version(ctx, m, n, mtime)
-	if err != nil {
+	var v cryptree.Version
+	if pre != nil {
+		v = *pre
+		v.N, v.Mtime = n, mtime
+	} else if v, err = t.version(ctx, m, n, mtime); err != nil {
 		return Entry{}, nil, storage.Ef(op, storage.Other, p, err)
 	}
 	if f == nil {
@@ -753,6 +765,7 @@ func (t *Tree) file(ctx context.Context, op, p string) (*cryptree.FileEntry, str
 type pendingCommit struct {
 	p     string
 	m     *blob.Manifest
+	v     *cryptree.Version // m as a version, made before queueing
 	mtime time.Time
 	done  chan commitResult // buffered, receives exactly one result
 }
@@ -815,7 +828,7 @@ func (t *Tree) commitBatch(ctx context.Context, batch []*pendingCommit) {
 	var order []*node
 	byFolder := map[cryptree.FolderID][]staged{}
 	for _, pc := range batch {
-		e, parent, err := o.stage(ctx, pc.p, pc.m, pc.mtime)
+		e, parent, err := o.stage(ctx, pc.p, pc.m, pc.v, pc.mtime)
 		if err != nil {
 			pc.done <- commitResult{err: err}
 			continue
