@@ -467,6 +467,10 @@ func (f *FS) readDir(ctx context.Context, p string) ([]DirEntry, error) {
 	if f.local(p) != nil {
 		return nil, syscall.ENOTDIR
 	}
+	// The local copies first, the drive's listing second: an upload that
+	// commits in between drops its local copy only after the drive has
+	// the file, so it is in one list or the other, never in neither.
+	local := f.children(p)
 	es, err := f.r.List(ctx, p)
 	if isKind(err, storage.NotExist) && f.throughFile(ctx, p) {
 		return nil, syscall.ENOTDIR
@@ -481,7 +485,7 @@ func (f *FS) readDir(ctx context.Context, p string) ([]DirEntry, error) {
 		seen[n] = true
 		out = append(out, DirEntry{Name: n, IsDir: e.IsDir})
 	}
-	for _, ino := range f.children(p) {
+	for _, ino := range local {
 		n := path.Base(f.pathOf(ino))
 		if !seen[n] {
 			out = append(out, DirEntry{Name: n})

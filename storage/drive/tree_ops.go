@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -811,8 +812,22 @@ func (t *Tree) groupCommit(ctx context.Context, pc *pendingCommit) (Entry, error
 	case r := <-pc.done:
 		return r.e, r.err
 	case <-ctx.Done():
+	}
+	// Cancelled: a commit not taken by a writer yet is withdrawn, so
+	// that Canceled means nothing was committed; one being written is
+	// waited for (its writer's context is bounded), and its outcome is
+	// the answer. Returning early instead let a commit land after the
+	// caller was told it failed (a FUSE unlink, say, resurrected by the
+	// upload it had cancelled).
+	t.cmu.Lock()
+	if i := slices.Index(t.queue, pc); i >= 0 {
+		t.queue = slices.Delete(t.queue, i, i+1)
+		t.cmu.Unlock()
 		return Entry{}, storage.E("commit", storage.Canceled, ctx.Err())
 	}
+	t.cmu.Unlock()
+	r := <-pc.done
+	return r.e, r.err
 }
 
 // commitBatch stages every commit of batch in one op and saves each folder
