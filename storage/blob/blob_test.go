@@ -373,13 +373,15 @@ func testLongTail(t *testing.T, nslow int) {
 		slow[id] = net.Stores[id]
 		if i < nslow {
 			slowID[id] = true
-			slow[id] = slowStore{net.Stores[id], time.Minute}
+			slow[id] = slowStore{net.Stores[id], 10 * time.Minute}
 		}
 	}
 	c := newClient(t, slow, Config{})
 	data := randBytes(15, 300<<10)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Generous for a loaded machine (hedging waits three times what the
+	// first half took); the slow peers take ten minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	m, err := c.Put(ctx, bytes.NewReader(data), PutOptions{})
 	if err != nil {
