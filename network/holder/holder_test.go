@@ -114,19 +114,7 @@ func TestAuditsRenewLeases(t *testing.T) {
 	if err := audit.NewClient(hs[2].Net.Host(), stranger).Audit(ctx, holder, kept, 4); !errors.Is(err, storage.Permission) {
 		t.Fatalf("a stranger's audit: %v, want Permission", err)
 	}
-	deadline := time.Now().Add(4 * lease)
-	for time.Now().Before(deadline) {
-		if err := ac.Audit(ctx, holder, kept, 4); err != nil {
-			t.Fatalf("audit of a kept fragment: %v", err)
-		}
-		if ok, _ := hs[1].DB.Fragments().Has(ctx, left); !ok {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if ok, _ := hs[1].DB.Fragments().Has(ctx, left); ok {
-		t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
-	}
+	auditUntilCollected(ctx, t, ac, hs[1], kept, left, lease)
 	if err := ac.Audit(ctx, holder, left, 4); !errors.Is(err, storage.NotExist) {
 		t.Fatalf("audit of a collected fragment: %v", err)
 	}
@@ -189,19 +177,7 @@ func TestDelegatedAuditsRenewOwnersLeases(t *testing.T) {
 	if err := shortc.Audit(ctx, holder, kept, 1); err != nil {
 		t.Fatalf("under a certificate of 2 s: %v", err)
 	}
-	deadline := time.Now().Add(4 * lease)
-	for time.Now().Before(deadline) {
-		if err := dc.Audit(ctx, holder, kept, 4); err != nil {
-			t.Fatalf("the delegate's audit of a kept fragment: %v", err)
-		}
-		if ok, _ := hs[1].DB.Fragments().Has(ctx, left); !ok {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if ok, _ := hs[1].DB.Fragments().Has(ctx, left); ok {
-		t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
-	}
+	auditUntilCollected(ctx, t, dc, hs[1], kept, left, lease)
 	if ok, err := hs[1].Fragments.IsOwner(ctx, kept, ownerPub); err != nil || !ok {
 		t.Fatalf("the delegate's audits did not keep the owner's lease: %v, %v", ok, err)
 	}
@@ -309,4 +285,22 @@ func leaseCluster(ctx context.Context, t *testing.T, lease time.Duration) []*Hol
 		t.Fatal(err)
 	}
 	return hs
+}
+
+// auditUntilCollected audits kept on h with ac every half second until
+// the lease of left, which nobody renews, has run out there (at most four
+// leases): every audit of kept must pass meanwhile.
+func auditUntilCollected(ctx context.Context, t *testing.T, ac *audit.Client, h *Holder, kept, left storage.Ref, lease time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(4 * lease)
+	for time.Now().Before(deadline) {
+		if err := ac.Audit(ctx, h.Net.ID(), kept, 4); err != nil {
+			t.Fatalf("audit of a kept fragment: %v", err)
+		}
+		if ok, _ := h.DB.Fragments().Has(ctx, left); !ok {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("a fragment nobody renewed is still held after %v (lease %v)", 4*lease, lease)
 }
