@@ -657,6 +657,12 @@ func (f *FS) Rmdir(ctx context.Context, p string) error {
 	if !a.IsDir {
 		return syscall.ENOTDIR
 	}
+	return f.removeDir(ctx, ino, p)
+}
+
+// removeDir removes folder ino at p if it is empty (ENOTEMPTY if not),
+// from the drive and from the inodes. The namespace lock is held.
+func (f *FS) removeDir(ctx context.Context, ino *inode, p string) error {
 	if es, err := f.readDir(ctx, p); err != nil {
 		return err
 	} else if len(es) > 0 {
@@ -733,17 +739,9 @@ func (f *FS) Rename(ctx context.Context, src, dst string) error {
 	defer f.requeueAll(moved)
 	if dino != nil {
 		if da.IsDir {
-			if es, err := f.readDir(ctx, dst); err != nil {
-				return err
-			} else if len(es) > 0 {
-				return syscall.ENOTEMPTY
-			}
-			if _, err := f.d.Remove(ctx, dst, false); err != nil {
+			if err := f.removeDir(ctx, dino, dst); err != nil {
 				return err
 			}
-			f.mu.Lock()
-			f.dropLocked(dino)
-			f.mu.Unlock()
 		} else if err := f.removeFile(ctx, dino, dst); err != nil {
 			return err
 		}
